@@ -1,0 +1,96 @@
+# The verbs people type. `make run` and `make test` do all the set-up on a fresh machine
+# with Python 3.11+ and make: uv, the locked Python environment, and (where we are root or
+# have sudo) the Debian packages the checks use.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+# uv must never download a Python build: only package registries are reachable here.
+export UV_PYTHON_DOWNLOADS := never
+UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
+RUN := $(UV) run --locked --no-sync
+CHECKOV := tools/checkov/.venv/bin/checkov
+
+HOST ?= 127.0.0.1
+PORT ?= 8080
+SAMPLE_DOCS ?= docs/sample
+SRC ?=
+
+.PHONY: help install system-deps run ingest test pytest lint bench \
+        ruff mypy iac checkov tf-fmt tf-validate tflint workflows-lint hadolint image-test
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+# --- set-up -------------------------------------------------------------------------------
+
+$(CURDIR)/.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked
+	@touch $@
+
+tools/checkov/.venv/.synced: tools/checkov/pyproject.toml tools/checkov/uv.lock | $(UV)
+	cd tools/checkov && $(UV) sync --locked
+	@touch $@
+
+install: .venv/.synced ## Install the locked Python environment (.venv)
+
+system-deps: ## Install the Debian packages the checks use, where apt-get and root are available
+	@scripts/system-deps.sh
+
+# --- the service --------------------------------------------------------------------------
+
+run: install ## Load the sample documents and serve the page and API on http://127.0.0.1:8080
+	$(RUN) python -m app.ingest $(SAMPLE_DOCS)
+	$(RUN) uvicorn app.main:app --host $(HOST) --port $(PORT) --no-access-log
+
+ingest: install ## Load documents into the store: make ingest SRC="docs/ s3://bucket/prefix"
+	@test -n "$(SRC)" || { echo 'make ingest needs SRC, e.g. make ingest SRC="docs/sample"' >&2; exit 2; }
+	$(RUN) python -m app.ingest $(SRC)
+
+bench: install ## Print latency, throughput, ingestion rate, start-up time and memory
+	$(RUN) python -m tests.bench
+
+# --- checks -------------------------------------------------------------------------------
+
+test: install system-deps ## Every check: tests, linters, IaC and workflow scanners, the image
+	$(MAKE) pytest
+	$(MAKE) lint
+	$(MAKE) image-test
+
+pytest: install ## The test suite with coverage
+	$(RUN) pytest
+
+lint: install tools/checkov/.venv/.synced ## Every pre-commit hook over every file
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+
+ruff: install ## Lint and format check
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+mypy: install ## Strict type check of app/ and deploy/
+	$(RUN) mypy
+
+iac: checkov tf-fmt tf-validate tflint ## Terraform and Dockerfile scanners
+
+checkov: tools/checkov/.venv/.synced ## checkov on terraform/ and the Dockerfile, offline
+
+tf-fmt: ## terraform fmt -check (skipped where terraform is missing)
+
+tf-validate: ## terraform init -backend=false && validate (skipped where terraform is missing)
+
+tflint: ## tflint with the AWS ruleset (skipped where tflint is missing)
+
+workflows-lint: install ## actionlint, zizmor --offline, GitHub's workflow schema
+
+hadolint: install ## hadolint on the Dockerfile
+
+image-test: ## Build the real Dockerfile with buildah and serve it with podman (skipped where they can't run)

@@ -1,0 +1,66 @@
+"""Every setting of the service, read once from the environment (or a dict in tests).
+
+The defaults need no AWS: an embedded Qdrant on local disk and the extractive answerer.
+Each field is listed, with its default and meaning, in the README's settings table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["local", "dev", "prod"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    APP_NAME: str = "qa-service"
+    ENVIRONMENT: Environment = "local"
+    LOG_LEVEL: str = "INFO"
+
+    # Vector store: embedded (QDRANT_PATH) unless QDRANT_URL is set.
+    QDRANT_URL: str | None = None
+    QDRANT_API_KEY: SecretStr | None = None
+    QDRANT_PATH: Path = Path(".data/qdrant")
+    QDRANT_COLLECTION: str = "documents"
+    QDRANT_TIMEOUT_S: float = Field(default=5.0, gt=0)
+
+    # Bedrock: dense embeddings and generation are each off unless their model id is set.
+    AWS_REGION: str | None = None
+    BEDROCK_EMBEDDING_MODEL_ID: str | None = None
+    BEDROCK_EMBEDDING_DIMENSIONS: Literal[256, 512, 1024] = 1024
+    BEDROCK_MODEL_ID: str | None = None
+    BEDROCK_MAX_TOKENS: int = Field(default=1024, ge=1, le=8192)
+    BEDROCK_CONNECT_TIMEOUT_S: float = Field(default=2.0, gt=0)
+    BEDROCK_READ_TIMEOUT_S: float = Field(default=60.0, gt=0)
+    BEDROCK_MAX_ATTEMPTS: int = Field(default=3, ge=1, le=10)
+
+    # Ingestion
+    CHUNK_TOKENS: int = Field(default=300, ge=50, le=2000)
+    CHUNK_OVERLAP_TOKENS: int = Field(default=50, ge=0, le=500)
+    INGEST_BATCH_SIZE: int = Field(default=64, ge=1, le=1024)
+
+    # HTTP
+    MAX_BODY_BYTES: int = Field(default=64 * 1024, ge=1024)
+
+    @model_validator(mode="after")
+    def _server_store_needs_key_outside_local(self) -> Settings:
+        if self.ENVIRONMENT != "local" and self.QDRANT_URL and not self.QDRANT_API_KEY:
+            raise ValueError(
+                f"QDRANT_API_KEY is missing for QDRANT_URL in ENVIRONMENT={self.ENVIRONMENT}; "
+                "set the secret <app>/<env>/qdrant-api-key (see README, 'Rotate the Qdrant key')."
+            )
+        return self
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from `environ` (tests pass a dict) or from the process environment."""
+        if environ is None:
+            return cls()
+        known = {k: v for k, v in environ.items() if k in cls.model_fields}
+        return cls.model_validate(known)

@@ -1,0 +1,95 @@
+"""The one interface the service and the ingestion CLI use to reach a vector store.
+
+Two implementations share it (and one contract test suite):
+
+    VectorStore
+     ├── EmbeddedStore  (qdrant-edge-py on local disk; the default)
+     └── ServerStore    (qdrant-client against QDRANT_URL; production)
+
+A store keeps, per point, an optional dense vector and always a BM25 sparse vector, plus
+the payload in `Chunk`. Errors a caller can act on are `StoreError` subclasses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+Mode = Literal["hybrid", "dense", "sparse"]
+
+
+class StoreError(Exception):
+    """Base class for vector-store failures the API turns into a 503."""
+
+
+class StoreUnavailable(StoreError):
+    """The store did not answer (server down, timeout, embedded files locked)."""
+
+
+class CollectionMissing(StoreError):
+    """The collection does not exist yet: nothing has been ingested."""
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One passage of one document, as stored in the payload."""
+
+    document: str
+    chunk: int
+    text: str
+    page: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SparseVector:
+    indices: list[int]
+    values: list[float]
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    id: str  # uuid5 of (document, chunk): re-ingesting the same file overwrites, never duplicates
+    chunk: Chunk
+    sparse: SparseVector
+    dense: list[float] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    chunk: Chunk
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    text: str
+    sparse: SparseVector
+    dense: list[float] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionInfo:
+    name: str
+    points: int
+    documents: list[str]
+    dense_size: int | None  # None: sparse only (no embedding model configured)
+    sparse: str = "bm25 (idf modifier)"
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class VectorStore(Protocol):
+    def ensure_collection(self, *, dense_size: int | None, recreate: bool = False) -> None:
+        """Create the collection (and payload indexes) if missing; drop it first if `recreate`."""
+
+    def upsert(self, points: Sequence[Point]) -> None: ...
+
+    def search(
+        self, query: Query, *, top_k: int, mode: Mode, documents: Sequence[str] | None = None
+    ) -> list[Hit]:
+        """Best `top_k` chunks; `hybrid` fuses dense and sparse prefetches with RRF."""
+
+    def info(self) -> CollectionInfo:
+        """Raises CollectionMissing when nothing has been ingested."""
+
+    def close(self) -> None: ...
