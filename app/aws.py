@@ -1,0 +1,29 @@
+"""AWS clients the service creates once at start-up (never per request)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+from app.config import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_bedrock_runtime import BedrockRuntimeClient
+    from mypy_boto3_s3 import S3Client
+
+
+def bedrock_runtime(settings: Settings) -> BedrockRuntimeClient:
+    """bedrock-runtime with `standard` retries and explicit timeouts, so a slow or throttled
+    model fails within a bound the API can turn into a 503 instead of hanging a worker."""
+    config = Config(
+        connect_timeout=settings.BEDROCK_CONNECT_TIMEOUT_S,
+        read_timeout=settings.BEDROCK_READ_TIMEOUT_S,
+        retries={"mode": "standard", "max_attempts": settings.BEDROCK_MAX_ATTEMPTS},
+    )
+    return boto3.client("bedrock-runtime", region_name=settings.AWS_REGION, config=config)
+
+
+def s3(settings: Settings) -> S3Client:
+    return boto3.client("s3", region_name=settings.AWS_REGION)
