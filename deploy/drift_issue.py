@@ -1,0 +1,116 @@
+"""Open one issue per environment when its infrastructure drifts, or update the open one.
+
+The nightly drift workflow runs `terraform plan -detailed-exitcode`; on exit code 2 it
+calls this tool with the plan. The issue carries a hidden marker
+(`<!-- qa-service:drift:<env> -->`): an open issue with it is edited, never duplicated.
+Its body is the same rendering as the plan comment (counts, stateful warnings, the diff,
+redaction, size limit), plus the objects changed outside of Terraform. A plan without
+changes closes the open drift issue, with a comment, if there is one.
+
+Usage:
+    python -m deploy.drift_issue --environment prod --plan-json plan.json [--run-url URL]
+                                 [--redact-pattern REGEX ...]
+
+Environment: GITHUB_TOKEN (with `issues: write`), GITHUB_REPOSITORY, GITHUB_API_URL
+(optional), GITHUB_STEP_SUMMARY (optional).
+
+Exit codes:
+    0  the issue was opened, updated or closed (or there was nothing to do)
+    1  GitHub refused or could not be reached
+    2  called wrongly: missing environment variable, unreadable plan JSON, bad regex
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+from deploy._cli import EXIT_OK, ConfigError, run, write_step_summary
+from deploy._github import GitHub, GitHubContext
+from deploy._plan import load_plan
+from deploy._redact import Redactor, compile_patterns
+from deploy._render import plan_markdown
+
+__all__ = ["LABEL", "main", "marker"]
+
+LABEL = "drift"
+_ENVIRONMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def marker(environment: str) -> str:
+    return f"<!-- qa-service:drift:{environment} -->"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m deploy.drift_issue",
+        description="Open or update the issue that reports an environment's Terraform drift.",
+        epilog="Exit codes: 0 issue up to date, 1 GitHub error, 2 usage.",
+    )
+    parser.add_argument("--environment", required=True, help="e.g. prod")
+    parser.add_argument("--plan-json", type=Path, required=True, help="`terraform show -json`")
+    parser.add_argument("--run-url", help="link to the workflow run that found the drift")
+    parser.add_argument(
+        "--redact-pattern",
+        action="append",
+        default=[],
+        metavar="REGEX",
+        help="extra pattern to hide (added to the defaults)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    env = os.environ if environ is None else environ
+    return run(lambda: _main(args, env))
+
+
+def _main(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    environment = args.environment
+    if not _ENVIRONMENT.fullmatch(environment):
+        raise ConfigError(f"--environment {environment!r} is not a plain name such as prod.")
+    patterns = compile_patterns(args.redact_pattern)
+    plan = load_plan(args.plan_json)
+    context = GitHubContext.from_env(env)
+    tag = marker(environment)
+    with GitHub(context) as github:
+        existing = github.find_open_issue(tag)
+        if not plan.has_changes:
+            if existing is None:
+                print(f"no drift in {environment} and no open drift issue.")
+                return EXIT_OK
+            github.comment(
+                existing["number"],
+                f"No drift in `{environment}` any more"
+                + (f" ([run]({args.run_url}))." if args.run_url else "."),
+            )
+            github.update_issue(existing["number"], state="closed", state_reason="completed")
+            print(f"no drift in {environment}: closed issue #{existing['number']}.")
+            return EXIT_OK
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        body = plan_markdown(
+            plan,
+            marker=tag,
+            title=f"Terraform drift in `{environment}` (last seen {stamp})",
+            run_url=args.run_url,
+            redactor=Redactor(patterns),
+        )
+        write_step_summary(body, dict(env))
+        if existing is None:
+            issue = github.create_issue(f"Terraform drift in {environment}", body, [LABEL])
+            verb = "opened"
+        else:
+            issue = github.update_issue(existing["number"], body=body)
+            verb = "updated"
+    print(f"{verb} drift issue #{issue.get('number')} for {environment}: {issue.get('html_url')}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
