@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["local", "dev", "prod"]
@@ -33,7 +33,8 @@ class Settings(BaseSettings):
     # Bedrock: dense embeddings and generation are each off unless their model id is set.
     AWS_REGION: str | None = None
     BEDROCK_EMBEDDING_MODEL_ID: str | None = None
-    BEDROCK_EMBEDDING_DIMENSIONS: Literal[256, 512, 1024] = 1024
+    # Environment values are strings, and a Literal of ints does not coerce them by itself.
+    BEDROCK_EMBEDDING_DIMENSIONS: Annotated[Literal[256, 512, 1024], BeforeValidator(int)] = 1024
     BEDROCK_MODEL_ID: str | None = None
     BEDROCK_MAX_TOKENS: int = Field(default=1024, ge=1, le=8192)
     BEDROCK_CONNECT_TIMEOUT_S: float = Field(default=2.0, gt=0)
@@ -47,6 +48,7 @@ class Settings(BaseSettings):
 
     # HTTP
     MAX_BODY_BYTES: int = Field(default=64 * 1024, ge=1024)
+    RETRY_AFTER_S: int = Field(default=5, ge=1, le=3600)
 
     @model_validator(mode="after")
     def _server_store_needs_key_outside_local(self) -> Settings:

@@ -23,12 +23,16 @@ class StoreError(Exception):
     """Base class for vector-store failures the API turns into a 503."""
 
 
-class StoreUnavailable(StoreError):
+class StoreUnavailable(StoreError):  # noqa: N818 - the agreed names
     """The store did not answer (server down, timeout, embedded files locked)."""
 
 
-class CollectionMissing(StoreError):
+class CollectionMissing(StoreError):  # noqa: N818 - the agreed names
     """The collection does not exist yet: nothing has been ingested."""
+
+
+class CollectionMismatch(StoreError):  # noqa: N818 - the agreed names
+    """The collection exists with another vector configuration (e.g. a different dense size)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +87,12 @@ class VectorStore(Protocol):
         """Create the collection (and payload indexes) if missing; drop it first if `recreate`."""
 
     def upsert(self, points: Sequence[Point]) -> None: ...
+
+    def prune(self, document: str, *, keep: int) -> None:
+        """Delete the chunks of `document` numbered `keep` and above (left by a longer version)."""
+
+    def flush(self) -> None:
+        """Make what was upserted durable and fast to search (called at the end of ingestion)."""
 
     def search(
         self, query: Query, *, top_k: int, mode: Mode, documents: Sequence[str] | None = None

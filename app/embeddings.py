@@ -1,0 +1,93 @@
+"""Turning text into the vectors the store keeps.
+
+- `Bm25Encoder`: sparse BM25 term weights from qdrant-edge's own `Bm25` (no network, no model
+  files). Both stores use it, and the collection applies IDF (`Modifier.IDF`) at query time,
+  so document vectors carry only term frequencies and stay valid as the corpus grows.
+- `TitanEmbedder`: dense vectors from Amazon Bedrock Titan Text Embeddings V2, one
+  `InvokeModel` call per text (the model takes one `inputText`), run a few at a time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+import qdrant_edge
+
+from app.store.base import SparseVector
+
+if TYPE_CHECKING:
+    from mypy_boto3_bedrock_runtime import BedrockRuntimeClient
+
+__all__ = ["Bm25Encoder", "TitanEmbedder"]
+
+# Our chunks are ~300 tokens of ~4 characters, i.e. ~200 words once stop words are gone.
+_AVG_CHUNK_WORDS = 200.0
+
+
+class Bm25Encoder:
+    """English BM25 (k=1.2, b=0.75, stemming and stop words) shared by ingestion and queries."""
+
+    def __init__(self) -> None:
+        self._model = qdrant_edge.Bm25(qdrant_edge.Bm25Config(avg_len=_AVG_CHUNK_WORDS))
+
+    def document(self, text: str) -> SparseVector:
+        vector = self._model.embed_document(text)
+        return SparseVector(indices=list(vector.indices), values=list(vector.values))
+
+    def query(self, text: str) -> SparseVector:
+        vector = self._model.embed_query(text)
+        return SparseVector(indices=list(vector.indices), values=list(vector.values))
+
+
+class TitanEmbedder:
+    """Titan Text Embeddings V2 (`amazon.titan-embed-text-v2:0`): normalised vectors, so cosine
+    and dot product rank the same. Errors (throttling after botocore's retries, timeouts) are
+    botocore exceptions, left for the caller to turn into a 503."""
+
+    # Titan V2 accepts up to 50,000 characters; a chunk is far below, a question too.
+    _MAX_CHARS = 50_000
+
+    def __init__(
+        self,
+        client: BedrockRuntimeClient,
+        *,
+        model_id: str,
+        dimensions: int,
+        concurrency: int = 8,
+    ) -> None:
+        self._client = client
+        self.model_id = model_id
+        self.dimensions = dimensions
+        self._concurrency = concurrency
+
+    def embed(self, text: str) -> list[float]:
+        body = {
+            "inputText": text[: self._MAX_CHARS],
+            "dimensions": self.dimensions,
+            "normalize": True,
+        }
+        response = self._client.invoke_model(
+            modelId=self.model_id,
+            body=json.dumps(body),
+            contentType="application/json",
+            accept="application/json",
+        )
+        payload = json.loads(response["body"].read())
+        vector = payload["embedding"]
+        if len(vector) != self.dimensions:
+            raise ValueError(
+                f"{self.model_id} returned {len(vector)} dimensions, expected {self.dimensions} "
+                "(BEDROCK_EMBEDDING_DIMENSIONS)"
+            )
+        return [float(x) for x in vector]
+
+    def embed_many(self, texts: Sequence[str]) -> list[list[float]]:
+        """One call per text, `concurrency` at a time: Bedrock has no batch call for Titan V2
+        outside batch-inference jobs, and boto3 clients are thread-safe."""
+        if len(texts) <= 1 or self._concurrency <= 1:
+            return [self.embed(t) for t in texts]
+        with ThreadPoolExecutor(max_workers=min(self._concurrency, len(texts))) as pool:
+            return list(pool.map(self.embed, texts))

@@ -1,0 +1,74 @@
+"""Question -> best passages: encode the question once (BM25, plus Titan when configured) and
+ask the store. The API builds one `Retriever` at start-up and calls `retrieve` per request.
+
+`hybrid` and `dense` fall back to BM25 alone when no embedding model is configured or the
+collection holds no dense vectors; `Retriever.effective_mode` tells which one ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from app.config import Settings
+from app.embeddings import Bm25Encoder, TitanEmbedder
+from app.store.base import Hit, Mode, Query, VectorStore
+
+if TYPE_CHECKING:
+    from mypy_boto3_bedrock_runtime import BedrockRuntimeClient
+
+__all__ = ["Retriever", "build_embedder", "build_retriever"]
+
+
+class Retriever:
+    def __init__(
+        self,
+        store: VectorStore,
+        *,
+        sparse: Bm25Encoder | None = None,
+        dense: TitanEmbedder | None = None,
+    ) -> None:
+        self.store = store
+        self.sparse = sparse or Bm25Encoder()
+        self.dense = dense
+
+    def effective_mode(self, mode: Mode) -> Mode:
+        return mode if self.dense is not None else "sparse"
+
+    def retrieve(
+        self,
+        question: str,
+        *,
+        top_k: int,
+        mode: Mode = "hybrid",
+        documents: Sequence[str] | None = None,
+    ) -> list[Hit]:
+        """Best `top_k` passages, best first. Raises StoreError (-> 503) and, with Titan,
+        botocore errors (throttling after retries, timeouts)."""
+        mode = self.effective_mode(mode)
+        dense = self.dense.embed(question) if self.dense is not None and mode != "sparse" else None
+        query = Query(text=question, sparse=self.sparse.query(question), dense=dense)
+        return self.store.search(query, top_k=top_k, mode=mode, documents=documents or None)
+
+
+def build_embedder(
+    settings: Settings, bedrock_client: BedrockRuntimeClient | None = None
+) -> TitanEmbedder | None:
+    """Titan V2 when BEDROCK_EMBEDDING_MODEL_ID is set, else None (BM25 only)."""
+    if not settings.BEDROCK_EMBEDDING_MODEL_ID:
+        return None
+    if bedrock_client is None:
+        from app.aws import bedrock_runtime  # boto3 is only imported when Bedrock is in use
+
+        bedrock_client = bedrock_runtime(settings)
+    return TitanEmbedder(
+        bedrock_client,
+        model_id=settings.BEDROCK_EMBEDDING_MODEL_ID,
+        dimensions=settings.BEDROCK_EMBEDDING_DIMENSIONS,
+    )
+
+
+def build_retriever(
+    settings: Settings, store: VectorStore, bedrock_client: BedrockRuntimeClient | None = None
+) -> Retriever:
+    return Retriever(store, dense=build_embedder(settings, bedrock_client))

@@ -1,0 +1,243 @@
+"""`EmbeddedStore`: Qdrant's own engine in-process (qdrant-edge-py), on local disk.
+
+One directory per collection under QDRANT_PATH. The shard takes an exclusive lock on its
+write-ahead log, so one process at a time: ingest before starting the server (as `make run`
+does), or stop the server to ingest. A server started on an empty path opens the collection
+as soon as another process has finished creating it, which is how `/ready` turns 200 after a
+first ingestion.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import qdrant_edge as qe
+
+from app.store._payload import (
+    DENSE,
+    MAX_DOCUMENTS,
+    RRF_K,
+    SPARSE,
+    extra_info,
+    from_payload,
+    prefetch_limit,
+    to_payload,
+)
+from app.store.base import (
+    CollectionInfo,
+    CollectionMismatch,
+    CollectionMissing,
+    Hit,
+    Mode,
+    Point,
+    Query,
+    SparseVector,
+    StoreUnavailable,
+)
+
+__all__ = ["EmbeddedStore"]
+
+# Written last when a collection is created: a directory without it is an interrupted create.
+_META = "qa-service.json"
+
+
+def _sparse(vector: SparseVector) -> qe.SparseVector:
+    return qe.SparseVector(indices=vector.indices, values=vector.values)
+
+
+class EmbeddedStore:
+    def __init__(self, path: Path, collection: str) -> None:
+        self.collection = collection
+        self._dir = Path(path) / collection
+        self._lock = threading.Lock()
+        self._shard: qe.EdgeShard | None = None
+        self._dense_size: int | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def _read_meta(self) -> dict[str, int | None] | None:
+        try:
+            meta: dict[str, int | None] = json.loads((self._dir / _META).read_text())
+        except FileNotFoundError:
+            return None
+        return meta
+
+    def _load(self) -> qe.EdgeShard:
+        """The open shard, opening it on first use (it may have been created since we started)."""
+        shard = self._shard
+        if shard is not None:
+            return shard
+        with self._lock:
+            if self._shard is not None:
+                return self._shard
+            meta = self._read_meta()
+            if meta is None:
+                raise CollectionMissing(
+                    f"collection '{self.collection}' does not exist at {self._dir}; "
+                    "ingest documents first (python -m app.ingest docs/sample)"
+                )
+            try:
+                self._shard = qe.EdgeShard.load(str(self._dir))
+            except Exception as exc:  # qdrant-edge raises a bare Exception with the reason
+                raise self._unavailable(exc) from exc
+            self._dense_size = meta.get("dense_size")
+            return self._shard
+
+    def _unavailable(self, exc: Exception) -> StoreUnavailable:
+        if "WouldBlock" in str(exc):
+            return StoreUnavailable(
+                f"embedded store {self._dir} is open in another process (a running server?); "
+                "stop it and retry, or use a Qdrant server (QDRANT_URL)"
+            )
+        return StoreUnavailable(f"embedded store {self._dir} failed: {exc}")
+
+    def ensure_collection(self, *, dense_size: int | None, recreate: bool = False) -> None:
+        with self._lock:
+            meta = self._read_meta()
+            if meta is not None and not recreate:
+                if meta.get("dense_size") != dense_size:
+                    raise CollectionMismatch(
+                        f"collection '{self.collection}' at {self._dir} has dense size "
+                        f"{meta.get('dense_size')}, not {dense_size}; ingest with --recreate"
+                    )
+                return
+            if self._shard is None and meta is not None:
+                # Take the lock before deleting anything: a running server keeps its files.
+                try:
+                    self._shard = qe.EdgeShard.load(str(self._dir))
+                except Exception as exc:
+                    raise self._unavailable(exc) from exc
+            if self._shard is not None:
+                self._shard.close()
+                self._shard = None
+            shutil.rmtree(self._dir, ignore_errors=True)
+            vectors = (
+                {DENSE: qe.EdgeVectorParams(size=dense_size, distance=qe.Distance.Cosine)}
+                if dense_size
+                else None
+            )
+            config = qe.EdgeConfig(
+                vectors=vectors,
+                sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+            )
+            try:
+                shard = qe.EdgeShard.create(str(self._dir), config)
+                shard.update(
+                    qe.UpdateOperation.create_field_index("document", qe.PayloadSchemaType.Keyword)
+                )
+                shard.update(
+                    qe.UpdateOperation.create_field_index("chunk", qe.PayloadSchemaType.Integer)
+                )
+                shard.flush()
+            except Exception as exc:
+                raise self._unavailable(exc) from exc
+            (self._dir / _META).write_text(json.dumps({"dense_size": dense_size}))
+            self._shard, self._dense_size = shard, dense_size
+
+    def close(self) -> None:
+        with self._lock:
+            if self._shard is not None:
+                self._shard.close()
+                self._shard = None
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def upsert(self, points: Sequence[Point]) -> None:
+        if not points:
+            return
+        shard = self._load()
+        records = []
+        for point in points:
+            vector: dict[str, qe.NamedVector] = {SPARSE: _sparse(point.sparse)}
+            if point.dense is not None:
+                vector[DENSE] = point.dense
+            records.append(qe.Point(point.id, vector, to_payload(point.chunk)))
+        try:
+            shard.update(qe.UpdateOperation.upsert_points(records))
+        except Exception as exc:
+            raise self._unavailable(exc) from exc
+
+    def prune(self, document: str, *, keep: int) -> None:
+        shard = self._load()
+        stale = qe.Filter(
+            must=[
+                qe.FieldCondition("document", match=qe.MatchValue(document)),
+                qe.FieldCondition("chunk", range=qe.RangeFloat(gte=float(keep))),
+            ]
+        )
+        try:
+            shard.update(qe.UpdateOperation.delete_points_by_filter(stale))
+        except Exception as exc:
+            raise self._unavailable(exc) from exc
+
+    def flush(self) -> None:
+        shard = self._load()
+        try:
+            shard.flush()
+            shard.optimize()
+        except Exception as exc:
+            raise self._unavailable(exc) from exc
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def search(
+        self, query: Query, *, top_k: int, mode: Mode, documents: Sequence[str] | None = None
+    ) -> list[Hit]:
+        shard = self._load()
+        where = (
+            qe.Filter(must=[qe.FieldCondition("document", match=qe.MatchAny(list(documents)))])
+            if documents
+            else None
+        )
+        sparse = qe.Query.Nearest(_sparse(query.sparse), using=SPARSE)
+        dense = query.dense if self._dense_size is not None else None
+        if mode == "sparse" or dense is None:
+            request = qe.QueryRequest(limit=top_k, query=sparse, filter=where, with_payload=True)
+        elif mode == "dense":
+            request = qe.QueryRequest(
+                limit=top_k,
+                query=qe.Query.Nearest(dense, using=DENSE),
+                filter=where,
+                with_payload=True,
+            )
+        else:
+            depth = prefetch_limit(top_k)
+            request = qe.QueryRequest(
+                limit=top_k,
+                prefetches=[
+                    qe.Prefetch(
+                        limit=depth, query=qe.Query.Nearest(dense, using=DENSE), filter=where
+                    ),
+                    qe.Prefetch(limit=depth, query=sparse, filter=where),
+                ],
+                # The stub types Fusion as a class; Rrf is one of its values at run time.
+                query=qe.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]
+                filter=where,
+                with_payload=True,
+            )
+        try:
+            scored = shard.query(request)
+        except Exception as exc:
+            raise self._unavailable(exc) from exc
+        return [Hit(chunk=from_payload(p.payload), score=float(p.score)) for p in scored]
+
+    def info(self) -> CollectionInfo:
+        shard = self._load()
+        try:
+            points = shard.count(qe.CountRequest(exact=True))
+            # Approximate counts come from the payload index: ~10 ms instead of ~500 ms for
+            # 10,000 documents, and we only use the values (/ready calls this).
+            facets = shard.facet(qe.FacetRequest("document", limit=MAX_DOCUMENTS, exact=False))
+        except Exception as exc:
+            raise self._unavailable(exc) from exc
+        return CollectionInfo(
+            name=self.collection,
+            points=points,
+            documents=sorted(str(hit.value) for hit in facets),
+            dense_size=self._dense_size,
+            extra=extra_info("qdrant-edge (embedded)", len(facets)),
+        )

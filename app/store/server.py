@@ -1,0 +1,238 @@
+"""`ServerStore`: a Qdrant server or Qdrant Cloud through qdrant-client (production).
+
+Tests run it against `QdrantClient(":memory:")`, which speaks the same client API. Errors
+from the client become `StoreUnavailable` (network, timeout, 5xx) or `CollectionMissing`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from app.store._payload import (
+    DENSE,
+    MAX_DOCUMENTS,
+    RRF_K,
+    SPARSE,
+    extra_info,
+    from_payload,
+    prefetch_limit,
+    to_payload,
+)
+from app.store.base import (
+    CollectionInfo,
+    CollectionMismatch,
+    CollectionMissing,
+    Hit,
+    Mode,
+    Point,
+    Query,
+    SparseVector,
+    StoreError,
+    StoreUnavailable,
+)
+
+__all__ = ["ServerStore"]
+
+T = TypeVar("T")
+
+
+def _sparse(vector: SparseVector) -> models.SparseVector:
+    return models.SparseVector(indices=vector.indices, values=vector.values)
+
+
+class ServerStore:
+    def __init__(self, client: QdrantClient, collection: str) -> None:
+        self.collection = collection
+        self._client = client
+        self._dense_size: int | None = None
+        self._dense_known = False
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        """Run one client call, turning its failures into the store's two errors."""
+        try:
+            return fn()
+        except StoreError:
+            raise
+        except UnexpectedResponse as exc:
+            if exc.status_code == 404:
+                raise self._missing() from exc
+            hint = "; check QDRANT_API_KEY" if exc.status_code in (401, 403) else ""
+            raise StoreUnavailable(
+                f"Qdrant answered {exc.status_code} to {what} on collection "
+                f"'{self.collection}'{hint}"
+            ) from exc
+        except ResponseHandlingException as exc:
+            # Connection refused, DNS, TLS, timeouts: the source is an httpx exception.
+            raise StoreUnavailable(
+                f"Qdrant did not answer {what} ({type(exc.source).__name__}); check QDRANT_URL "
+                "and that the cluster is up"
+            ) from exc
+        except ValueError as exc:
+            # Local mode (":memory:") reports a missing collection as ValueError.
+            if "not found" in str(exc):
+                raise self._missing() from exc
+            raise
+
+    def _missing(self) -> CollectionMissing:
+        return CollectionMissing(
+            f"collection '{self.collection}' does not exist on the Qdrant server; "
+            "ingest documents first (python -m app.ingest SRC)"
+        )
+
+    def _config_dense_size(self) -> int | None:
+        info = self._call("get_collection", lambda: self._client.get_collection(self.collection))
+        vectors = info.config.params.vectors
+        if isinstance(vectors, dict) and DENSE in vectors:
+            return vectors[DENSE].size
+        return None
+
+    def _dense(self) -> int | None:
+        if not self._dense_known:
+            self._dense_size = self._config_dense_size()
+            self._dense_known = True
+        return self._dense_size
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def ensure_collection(self, *, dense_size: int | None, recreate: bool = False) -> None:
+        exists = self._call(
+            "collection_exists", lambda: self._client.collection_exists(self.collection)
+        )
+        if exists and recreate:
+            self._call("delete_collection", lambda: self._client.delete_collection(self.collection))
+            exists = False
+        if exists:
+            current = self._config_dense_size()
+            if current != dense_size:
+                raise CollectionMismatch(
+                    f"collection '{self.collection}' has dense size {current}, not {dense_size}; "
+                    "ingest with --recreate"
+                )
+        else:
+            vectors = (
+                {DENSE: models.VectorParams(size=dense_size, distance=models.Distance.COSINE)}
+                if dense_size
+                else {}
+            )
+            self._call(
+                "create_collection",
+                lambda: self._client.create_collection(
+                    self.collection,
+                    vectors_config=vectors,
+                    sparse_vectors_config={
+                        SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)
+                    },
+                ),
+            )
+            for field, schema in (
+                ("document", models.PayloadSchemaType.KEYWORD),
+                ("chunk", models.PayloadSchemaType.INTEGER),
+            ):
+                self._call(
+                    "create_payload_index",
+                    lambda f=field, s=schema: self._client.create_payload_index(  # type: ignore[misc]
+                        self.collection, field_name=f, field_schema=s
+                    ),
+                )
+        self._dense_size, self._dense_known = dense_size, True
+
+    def close(self) -> None:
+        self._client.close()
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def upsert(self, points: Sequence[Point]) -> None:
+        if not points:
+            return
+        records = []
+        for point in points:
+            vector: models.VectorStruct = (
+                {SPARSE: _sparse(point.sparse)}
+                if point.dense is None
+                else {SPARSE: _sparse(point.sparse), DENSE: point.dense}
+            )
+            records.append(
+                models.PointStruct(id=point.id, vector=vector, payload=to_payload(point.chunk))
+            )
+        self._call(
+            "upsert", lambda: self._client.upsert(self.collection, points=records, wait=True)
+        )
+
+    def prune(self, document: str, *, keep: int) -> None:
+        stale = models.Filter(
+            must=[
+                models.FieldCondition(key="document", match=models.MatchValue(value=document)),
+                models.FieldCondition(key="chunk", range=models.Range(gte=keep)),
+            ]
+        )
+        self._call(
+            "delete",
+            lambda: self._client.delete(
+                self.collection, points_selector=models.FilterSelector(filter=stale), wait=True
+            ),
+        )
+
+    def flush(self) -> None:
+        """Nothing to do: upserts wait for the server, which indexes in the background."""
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def search(
+        self, query: Query, *, top_k: int, mode: Mode, documents: Sequence[str] | None = None
+    ) -> list[Hit]:
+        where = (
+            models.Filter(
+                must=[
+                    models.FieldCondition(
+                        key="document", match=models.MatchAny(any=list(documents))
+                    )
+                ]
+            )
+            if documents
+            else None
+        )
+        sparse = _sparse(query.sparse)
+        dense = query.dense if self._dense() is not None else None
+        if mode == "sparse" or dense is None:
+            run = lambda: self._client.query_points(  # noqa: E731
+                self.collection, query=sparse, using=SPARSE, query_filter=where, limit=top_k
+            )
+        elif mode == "dense":
+            run = lambda: self._client.query_points(  # noqa: E731
+                self.collection, query=dense, using=DENSE, query_filter=where, limit=top_k
+            )
+        else:
+            depth = prefetch_limit(top_k)
+            run = lambda: self._client.query_points(  # noqa: E731
+                self.collection,
+                prefetch=[
+                    models.Prefetch(query=dense, using=DENSE, filter=where, limit=depth),
+                    models.Prefetch(query=sparse, using=SPARSE, filter=where, limit=depth),
+                ],
+                query=models.RrfQuery(rrf=models.Rrf(k=RRF_K)),
+                query_filter=where,
+                limit=top_k,
+            )
+        response = self._call("query_points", run)
+        return [Hit(chunk=from_payload(p.payload), score=float(p.score)) for p in response.points]
+
+    def info(self) -> CollectionInfo:
+        dense_size = self._config_dense_size()
+        points = self._call("count", lambda: self._client.count(self.collection, exact=True).count)
+        facets = self._call(
+            "facet",
+            lambda: self._client.facet(
+                self.collection, key="document", limit=MAX_DOCUMENTS, exact=False
+            ),
+        )
+        return CollectionInfo(
+            name=self.collection,
+            points=points,
+            documents=sorted(str(hit.value) for hit in facets.hits),
+            dense_size=dense_size,
+            extra=extra_info("qdrant server", len(facets.hits)),
+        )

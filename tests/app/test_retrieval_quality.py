@@ -1,0 +1,50 @@
+"""Retrieval quality over the sample corpus: recall@4 of BM25 (the offline path) on a
+labelled set of questions, each with the document that answers it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.config import Settings
+from app.evaluation import load_labelled, recall_at_k
+from app.ingest.__main__ import main
+from app.retrieval import Retriever, build_retriever
+from app.store import open_store
+
+SAMPLE_DOCS = Path(__file__).resolve().parents[2] / "docs" / "sample"
+
+
+@pytest.fixture(scope="module")
+def retriever(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Retriever]:
+    settings = Settings.from_env({"QDRANT_PATH": str(tmp_path_factory.mktemp("quality"))})
+    assert main([str(SAMPLE_DOCS)], settings=settings) == 0
+    store = open_store(settings)
+    yield build_retriever(settings, store)
+    store.close()
+
+
+def test_labelled_set_covers_the_sample_corpus() -> None:
+    questions = load_labelled()
+    assert len(questions) >= 25
+    on_disk = {p.name for p in SAMPLE_DOCS.iterdir() if p.suffix in {".md", ".pdf"}}
+    assert {q.document for q in questions} == on_disk
+
+
+def test_bm25_recall_at_4_is_at_least_0_8(retriever: Retriever) -> None:
+    result = recall_at_k(retriever, load_labelled(), k=4, mode="sparse")
+    missed = "; ".join(f"{m.question!r} -> {m.document}" for m in result.missed)
+    assert result.recall >= 0.8, f"recall@4 = {result.recall:.2f}, missed: {missed}"
+
+
+def test_recall_counts_a_question_as_missed_when_its_document_is_absent(
+    retriever: Retriever,
+) -> None:
+    # Only documents the filter-free search can never return: recall must be 0, not 1.
+    from app.evaluation import LabelledQuestion
+
+    wrong = [LabelledQuestion("How do I rotate the Qdrant API key?", "no-such-document.md")]
+    result = recall_at_k(retriever, wrong, k=4)
+    assert (result.found, result.total, result.recall) == (0, 1, 0.0)
