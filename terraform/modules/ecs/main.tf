@@ -1,0 +1,184 @@
+data "aws_region" "current" {}
+
+locals {
+  # Only the first deployment runs this image: afterwards the rollout owns it (see the
+  # service's lifecycle below and the README's "Who owns the task definition").
+  image = "${var.image_repository_url}:${coalesce(var.image_tag, "initial")}"
+}
+
+################################################################################
+# Cluster
+################################################################################
+
+resource "aws_ecs_cluster" "this" {
+  name = var.name
+
+  setting {
+    name  = "containerInsights"
+    value = var.container_insights
+  }
+
+  configuration {
+    execute_command_configuration {
+      kms_key_id = var.logs_kms_key_arn
+      logging    = "OVERRIDE"
+
+      log_configuration {
+        cloud_watch_encryption_enabled = true
+        cloud_watch_log_group_name     = aws_cloudwatch_log_group.this.name
+      }
+    }
+  }
+}
+
+resource "aws_cloudwatch_log_group" "this" {
+  name              = "/ecs/${var.name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.logs_kms_key_arn
+}
+
+################################################################################
+# Task definition
+################################################################################
+
+resource "aws_ecs_task_definition" "this" {
+  family                   = var.name
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.task_cpu
+  memory                   = var.task_memory
+  execution_role_arn       = var.execution_role_arn
+  task_role_arn            = var.task_role_arn
+  # Keep replaced revisions ACTIVE: one may be the rollout's rollback target, and ECS
+  # cannot start tasks from an INACTIVE revision.
+  skip_destroy = true
+
+  container_definitions = templatefile(var.container_definitions_template, {
+    container_name    = var.container_name
+    image             = local.image
+    container_port    = var.container_port
+    health_check_path = var.health_check_path
+    stop_timeout      = var.stop_timeout
+    log_group         = aws_cloudwatch_log_group.this.name
+    region            = data.aws_region.current.region
+    environment       = jsonencode([for k in sort(keys(var.environment)) : { name = k, value = var.environment[k] }])
+    secrets           = jsonencode([for k in sort(keys(var.secrets)) : { name = k, valueFrom = var.secrets[k] }])
+  })
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = var.cpu_architecture
+  }
+
+  # The root filesystem is read-only; the service writes only here.
+  volume {
+    name = "tmp"
+  }
+}
+
+################################################################################
+# Service
+################################################################################
+
+resource "aws_security_group" "tasks" {
+  name_prefix = "${var.name}-tasks-"
+  description = "Tasks: the container port from the load balancer only; HTTPS out"
+  vpc_id      = var.vpc_id
+
+  tags = { Name = "${var.name}-tasks" }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_vpc_security_group_ingress_rule" "tasks_from_lb" {
+  security_group_id            = aws_security_group.tasks.id
+  description                  = "Traffic and health checks from the load balancer"
+  referenced_security_group_id = var.lb_security_group_id
+  ip_protocol                  = "tcp"
+  from_port                    = var.container_port
+  to_port                      = var.container_port
+}
+
+resource "aws_vpc_security_group_egress_rule" "tasks_out" {
+  for_each = toset([for port in distinct(concat([443], var.egress_tcp_ports)) : tostring(port)])
+
+  security_group_id = aws_security_group.tasks.id
+  description       = each.key == "443" ? "HTTPS to the AWS endpoints and APIs" : "Qdrant (outside AWS, through NAT)"
+  cidr_ipv4         = "0.0.0.0/0"
+  ip_protocol       = "tcp"
+  from_port         = tonumber(each.key)
+  to_port           = tonumber(each.key)
+}
+
+resource "aws_ecs_service" "this" {
+  name                               = var.name
+  cluster                            = aws_ecs_cluster.this.arn
+  task_definition                    = aws_ecs_task_definition.this.arn
+  desired_count                      = var.desired_count
+  launch_type                        = "FARGATE"
+  platform_version                   = "LATEST"
+  deployment_minimum_healthy_percent = 100
+  deployment_maximum_percent         = 200
+  health_check_grace_period_seconds  = var.health_check_grace_period_seconds
+  enable_execute_command             = var.enable_execute_command
+  availability_zone_rebalancing      = "ENABLED"
+  enable_ecs_managed_tags            = true
+  propagate_tags                     = "SERVICE"
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  network_configuration {
+    subnets          = var.subnet_ids
+    security_groups  = [aws_security_group.tasks.id]
+    assign_public_ip = false
+  }
+
+  load_balancer {
+    target_group_arn = var.target_group_arn
+    container_name   = var.container_name
+    container_port   = var.container_port
+  }
+
+  lifecycle {
+    # The rollout (deploy/rollout.py) owns the image: it registers a revision with the new
+    # image and points the service at it, so Terraform must not move the service back to
+    # its own revision. Autoscaling owns the task count. Terraform's task-definition changes
+    # reach the service with the next rollout (README: "Who owns the task definition").
+    ignore_changes = [task_definition, desired_count]
+  }
+}
+
+################################################################################
+# Autoscaling
+################################################################################
+
+resource "aws_appautoscaling_target" "this" {
+  service_namespace  = "ecs"
+  scalable_dimension = "ecs:service:DesiredCount"
+  resource_id        = "service/${aws_ecs_cluster.this.name}/${aws_ecs_service.this.name}"
+  min_capacity       = var.desired_count
+  max_capacity       = var.max_count
+}
+
+resource "aws_appautoscaling_policy" "cpu" {
+  name               = "${var.name}-cpu"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.this.service_namespace
+  scalable_dimension = aws_appautoscaling_target.this.scalable_dimension
+  resource_id        = aws_appautoscaling_target.this.resource_id
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = var.cpu_target_percent
+    scale_in_cooldown  = 300
+    scale_out_cooldown = 60
+
+    predefined_metric_specification {
+      predefined_metric_type = "ECSServiceAverageCPUUtilization"
+    }
+  }
+}

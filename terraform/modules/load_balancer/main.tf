@@ -1,0 +1,88 @@
+################################################################################
+# Load balancer: internal, private subnets, reached only by the API Gateway VPC link
+################################################################################
+
+resource "aws_lb" "this" {
+  #checkov:skip=CKV_AWS_150:Deletion protection follows the environment: on in prod (environment = "prod"), off in dev so it can be torn down.
+  #checkov:skip=CKV2_AWS_20:An ALB check: this is an NLB with one TCP listener behind API Gateway, which alone speaks HTTPS to clients.
+  #checkov:skip=CKV_AWS_91:NLB access logs are written only for TLS listeners; this NLB has one TCP listener, and API Gateway access logs record every request.
+  name                             = var.name
+  internal                         = true
+  load_balancer_type               = "network"
+  subnets                          = var.subnet_ids
+  security_groups                  = [aws_security_group.this.id]
+  enable_cross_zone_load_balancing = true
+  enable_deletion_protection       = var.deletion_protection
+
+  # The VPC link's PrivateLink traffic carries no VPC source address the security group
+  # could match; every other source is still held to the rules below.
+  enforce_security_group_inbound_rules_on_private_link_traffic = "off"
+}
+
+resource "aws_security_group" "this" {
+  name_prefix = "${var.name}-nlb-"
+  description = "Internal NLB: port ${var.listener_port} from inside the VPC, port ${var.target_port} to the tasks"
+  vpc_id      = var.vpc_id
+
+  tags = { Name = "${var.name}-nlb" }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_vpc_security_group_ingress_rule" "listener" {
+  security_group_id = aws_security_group.this.id
+  description       = "Listener port from inside the VPC"
+  cidr_ipv4         = var.vpc_cidr
+  ip_protocol       = "tcp"
+  from_port         = var.listener_port
+  to_port           = var.listener_port
+}
+
+resource "aws_vpc_security_group_egress_rule" "targets" {
+  security_group_id = aws_security_group.this.id
+  description       = "Traffic and health checks to the tasks"
+  cidr_ipv4         = var.vpc_cidr
+  ip_protocol       = "tcp"
+  from_port         = var.target_port
+  to_port           = var.target_port
+}
+
+################################################################################
+# Target group and listener
+################################################################################
+
+resource "aws_lb_target_group" "this" {
+  name                 = var.name
+  vpc_id               = var.vpc_id
+  target_type          = "ip"
+  protocol             = "TCP"
+  port                 = var.target_port
+  deregistration_delay = var.deregistration_delay
+  preserve_client_ip   = false # the tasks' security group admits the NLB, not the callers
+
+  health_check {
+    enabled             = true
+    protocol            = "HTTP"
+    port                = "traffic-port"
+    path                = var.health_check_path
+    matcher             = "200"
+    interval            = 10
+    timeout             = 5
+    healthy_threshold   = 2
+    unhealthy_threshold = 2
+  }
+}
+
+resource "aws_lb_listener" "this" {
+  #checkov:skip=CKV2_AWS_74:TCP listener inside the VPC; TLS ends at API Gateway and the VPC link hop is PrivateLink.
+  load_balancer_arn = aws_lb.this.arn
+  protocol          = "TCP"
+  port              = var.listener_port
+
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.this.arn
+  }
+}

@@ -1,0 +1,34 @@
+output "arn" {
+  description = "ARN of the load balancer (the VPC link target)."
+  value       = aws_lb.this.arn
+}
+
+output "arn_suffix" {
+  description = "ARN suffix of the load balancer (CloudWatch dimension)."
+  value       = aws_lb.this.arn_suffix
+}
+
+output "dns_name" {
+  description = "Private DNS name of the load balancer."
+  value       = aws_lb.this.dns_name
+}
+
+output "listener_port" {
+  description = "Port of the listener."
+  value       = aws_lb_listener.this.port
+}
+
+output "target_group_arn" {
+  description = "ARN of the target group the ECS service registers into."
+  value       = aws_lb_target_group.this.arn
+}
+
+output "target_group_arn_suffix" {
+  description = "ARN suffix of the target group (CloudWatch dimension)."
+  value       = aws_lb_target_group.this.arn_suffix
+}
+
+output "security_group_id" {
+  description = "Security group of the load balancer (the only source allowed into the tasks)."
+  value       = aws_security_group.this.id
+}

@@ -1,0 +1,301 @@
+################################################################################
+# Identity
+################################################################################
+
+variable "aws_region" {
+  description = "AWS Region of the whole stack, e.g. `us-east-1` (the same as the GitHub variable `AWS_REGION`)."
+  type        = string
+  default     = "us-east-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.aws_region))
+    error_message = "aws_region must be a Region name such as us-east-1."
+  }
+}
+
+variable "app_name" {
+  description = "Application name: prefix of every resource name and of the secret names `<app>/<env>/...`."
+  type        = string
+  default     = "qa-service"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,19}$", var.app_name))
+    error_message = "app_name must be 2-20 lower-case letters, digits or `-`, starting with a letter (it prefixes names limited to 32 characters)."
+  }
+}
+
+variable "environment" {
+  description = "Environment: `dev` or `prod`. `prod` turns on deletion protection and refuses force-deletes."
+  type        = string
+
+  validation {
+    condition     = contains(["dev", "prod"], var.environment)
+    error_message = "environment must be `dev` or `prod`."
+  }
+}
+
+variable "repository" {
+  description = "GitHub repository `<org>/<repo>` that manages this stack (the `Repository` tag)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.repository))
+    error_message = "repository must look like `<org>/<repo>`."
+  }
+}
+
+################################################################################
+# Network
+################################################################################
+
+variable "vpc_cidr" {
+  description = "IPv4 CIDR of the VPC."
+  type        = string
+  default     = "10.0.0.0/16"
+}
+
+variable "az_count" {
+  description = "Availability zones to spread subnets and tasks over: `2` or `3`."
+  type        = number
+  default     = 2
+}
+
+variable "single_nat_gateway" {
+  description = "`true`: one NAT gateway (dev); `false`: one per AZ (prod)."
+  type        = bool
+  default     = false
+}
+
+variable "vpc_interface_endpoints" {
+  description = "AWS services reached through interface endpoints (about $7.30 a month each per AZ); a service left out goes through NAT."
+  type        = list(string)
+  default     = ["ecr.api", "ecr.dkr", "logs", "secretsmanager", "bedrock-runtime", "sts"]
+}
+
+################################################################################
+# Service
+################################################################################
+
+variable "image_tag" {
+  description = "Commit SHA of the image the first deployment runs; `null` until one is pushed. Afterwards the rollout owns the image and this is ignored by the service."
+  type        = string
+  default     = null
+}
+
+variable "task_cpu" {
+  description = "Fargate task CPU units: `256`, `512`, `1024`, `2048` or `4096`."
+  type        = number
+  default     = 512
+}
+
+variable "task_memory" {
+  description = "Fargate task memory in MiB, valid for the CPU size."
+  type        = number
+  default     = 1024
+}
+
+variable "desired_count" {
+  description = "Tasks at creation and the autoscaling minimum (at least 2)."
+  type        = number
+  default     = 2
+}
+
+variable "max_count" {
+  description = "Autoscaling maximum number of tasks."
+  type        = number
+  default     = 6
+}
+
+variable "enable_execute_command" {
+  description = "Whether ECS Exec may open a shell in the tasks (debugging only)."
+  type        = bool
+  default     = false
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of the service: `DEBUG`, `INFO`, `WARNING` or `ERROR`."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
+variable "qdrant_port" {
+  description = "TCP port of the Qdrant server the tasks may reach (Qdrant Cloud: `6333` REST, `443` when the URL has no port)."
+  type        = number
+  default     = 6333
+}
+
+variable "qdrant_collection" {
+  description = "QDRANT_COLLECTION: the Qdrant collection the service reads."
+  type        = string
+  default     = "documents"
+}
+
+variable "bedrock_embedding_model_id" {
+  description = "BEDROCK_EMBEDDING_MODEL_ID, e.g. `amazon.titan-embed-text-v2:0`; empty for sparse-only retrieval."
+  type        = string
+  default     = ""
+}
+
+variable "bedrock_model_id" {
+  description = "BEDROCK_MODEL_ID (a model or inference-profile id, e.g. `us.amazon.nova-lite-v1:0`); empty for the extractive answerer."
+  type        = string
+  default     = ""
+}
+
+variable "bedrock_max_tokens" {
+  description = "BEDROCK_MAX_TOKENS: the answer's token limit (1-8192)."
+  type        = number
+  default     = 1024
+
+  validation {
+    condition     = var.bedrock_max_tokens >= 1 && var.bedrock_max_tokens <= 8192
+    error_message = "bedrock_max_tokens must be between 1 and 8192."
+  }
+}
+
+variable "extra_environment" {
+  description = "More non-secret settings for the container (name => value), e.g. `{ CHUNK_TOKENS = \"300\" }`. Secrets never go here."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = length(setintersection(keys(var.extra_environment), ["QDRANT_URL", "QDRANT_API_KEY"])) == 0
+    error_message = "QDRANT_URL and QDRANT_API_KEY come from Secrets Manager; set them with the README's command, not here."
+  }
+}
+
+variable "bedrock_model_arns" {
+  description = "Foundation-model ARNs the task role may invoke (for an inference profile, the model in each Region it routes to)."
+  type        = list(string)
+  default     = []
+}
+
+variable "bedrock_inference_profile_arns" {
+  description = "Inference-profile ARNs the task role may invoke."
+  type        = list(string)
+  default     = []
+}
+
+################################################################################
+# Data and retention
+################################################################################
+
+variable "ecr_keep_images" {
+  description = "SHA-tagged images kept in ECR: the rollback window."
+  type        = number
+  default     = 50
+}
+
+variable "secret_recovery_window_days" {
+  description = "Days a deleted secret stays restorable (7-30)."
+  type        = number
+  default     = 30
+}
+
+variable "documents_noncurrent_version_expiration_days" {
+  description = "Days an overwritten or deleted document version is kept."
+  type        = number
+  default     = 30
+}
+
+variable "log_retention_days" {
+  description = "Days every log group (service, API access, WAF, flow logs) keeps its logs."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (e.g. 30, 90, 365)."
+  }
+}
+
+################################################################################
+# API Gateway
+################################################################################
+
+variable "stage_throttle_rate_limit" {
+  description = "Stage-wide steady-state requests per second."
+  type        = number
+  default     = 50
+}
+
+variable "stage_throttle_burst_limit" {
+  description = "Stage-wide burst of requests."
+  type        = number
+  default     = 100
+}
+
+variable "usage_plan_rate_limit" {
+  description = "Requests per second per API key."
+  type        = number
+  default     = 10
+}
+
+variable "usage_plan_burst_limit" {
+  description = "Burst of requests per API key."
+  type        = number
+  default     = 20
+}
+
+variable "usage_plan_quota_limit" {
+  description = "Requests per API key per quota period."
+  type        = number
+  default     = 100000
+}
+
+variable "usage_plan_quota_period" {
+  description = "Quota period: `DAY`, `WEEK` or `MONTH`."
+  type        = string
+  default     = "MONTH"
+}
+
+variable "api_key_generation" {
+  description = "Generation of the API keys; increase by one to rotate the clients' and the smoke-test key."
+  type        = number
+  default     = 1
+}
+
+variable "waf_enabled" {
+  description = "Whether a WAF web ACL (per-IP rate limit) protects the stage."
+  type        = bool
+  default     = true
+}
+
+variable "waf_rate_limit" {
+  description = "Requests per 5 minutes from one IP before WAF blocks it."
+  type        = number
+  default     = 1000
+}
+
+################################################################################
+# Alarms
+################################################################################
+
+variable "alarm_sns_topic_arn" {
+  description = "Existing SNS topic for the alarms; `null` creates one."
+  type        = string
+  default     = null
+}
+
+variable "alarm_emails" {
+  description = "E-mail addresses subscribed to the created alarm topic."
+  type        = list(string)
+  default     = []
+}
+
+variable "api_5xx_rate_threshold" {
+  description = "Share of API requests answered 5XX (0-1) that raises the alarm."
+  type        = number
+  default     = 0.05
+}
+
+variable "api_p99_latency_ms" {
+  description = "API p99 latency in milliseconds that raises the alarm."
+  type        = number
+  default     = 10000
+}

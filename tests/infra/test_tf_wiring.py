@@ -1,0 +1,184 @@
+"""What `terraform validate` checks about wiring, checked on the parsed HCL."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from tfconfig import TERRAFORM, Config, blocks, parse_file
+from wiring_check import (
+    module_call_problems,
+    reference_problems,
+    unused_problems,
+    variable_problems,
+)
+
+
+def test_every_tf_file_parses(configs: list[Config]) -> None:
+    files = sorted(p for p in TERRAFORM.rglob("*.tf") if ".terraform" not in p.parts)
+    assert len(files) >= 40
+    for path in files:
+        parse_file(path)  # raises with the file and line on a syntax error
+    names = {c.rel for c in configs}
+    parts = [
+        "network",
+        "ecr",
+        "secrets",
+        "load_balancer",
+        "ecs",
+        "iam",
+        "api_gateway",
+        "s3",
+        "alarms",
+    ]
+    assert {f"terraform/modules/{p}" for p in parts} <= names
+    assert {"terraform", "terraform/bootstrap"} <= names
+
+
+def test_every_module_has_the_standard_files(configs: list[Config]) -> None:
+    for cfg in configs:
+        if cfg.path.parent.name == "modules":
+            assert {"main.tf", "variables.tf", "outputs.tf", "versions.tf"} <= set(cfg.files), (
+                cfg.rel
+            )
+
+
+def test_every_module_call_passes_declared_and_required_variables(configs: list[Config]) -> None:
+    problems = [p for cfg in configs for p in module_call_problems(cfg)]
+    assert not problems, "\n".join(problems)
+    assert sum(len(cfg.modules) for cfg in configs) >= 15
+
+
+def test_every_reference_is_declared(configs: list[Config]) -> None:
+    problems = [p for cfg in configs for p in reference_problems(cfg)]
+    assert not problems, "\n".join(problems)
+
+
+def test_every_variable_is_typed_and_described(configs: list[Config]) -> None:
+    problems = [p for cfg in configs for p in variable_problems(cfg)]
+    assert not problems, "\n".join(problems)
+
+
+def test_no_unused_variable_local_or_data_source(configs: list[Config]) -> None:
+    problems = [p for cfg in configs for p in unused_problems(cfg)]
+    assert not problems, "\n".join(problems)
+
+
+def test_wiring_checks_find_planted_mistakes(tmp_path: Path) -> None:
+    child = tmp_path / "child"
+    child.mkdir()
+    (child / "variables.tf").write_text(
+        'variable "name" {\n  type = string\n  description = "Name of the thing."\n}\n'
+        'variable "port" {\n  description = "Port."\n  default = 80\n}\n',
+        encoding="utf-8",
+    )
+    (child / "outputs.tf").write_text('output "id" {\n  value = var.name\n}\n', encoding="utf-8")
+    (tmp_path / "main.tf").write_text(
+        "locals {\n  a = 1\n}\n"
+        'module "child" {\n  source = "./child"\n  nmae = "x"\n}\n'
+        'resource "aws_s3_bucket" "this" {\n'
+        '  bucket = "${var.missing}-${local.b}-${module.child.arn}-${module.other.id}"\n'
+        "  tags = { a = aws_s3_bucket.that.id, b = data.aws_region.here.region }\n"
+        "}\n",
+        encoding="utf-8",
+    )
+    cfg = Config.load(tmp_path)
+    calls = module_call_problems(cfg)
+    assert any("passes undeclared ['nmae']" in p for p in calls), calls
+    assert any("misses required ['name']" in p for p in calls), calls
+    refs = "\n".join(reference_problems(cfg))
+    for expected in (
+        "var.missing is not declared",
+        "local.b is not declared",
+        "module.child has no output arn",
+        "module.other is not called",
+        "aws_s3_bucket.that is not declared",
+        "data.aws_region.here is not declared",
+    ):
+        assert expected in refs
+    assert "aws_s3_bucket.this" not in refs
+    assert unused_problems(cfg) == [f"{cfg.rel}: local a is never used"]
+    variables = variable_problems(Config.load(child))
+    assert variables == [
+        f"{child.as_posix()}: variable port has no type",
+        f"{child.as_posix()}: variable port has no real description",
+    ]
+
+
+def test_every_output_is_described(configs: list[Config]) -> None:
+    for cfg in configs:
+        for name, out in cfg.outputs.items():
+            assert out.get("description"), f"{cfg.rel}: output {name} has no description"
+
+
+def test_no_external_data_source_or_provisioner(configs: list[Config]) -> None:
+    for cfg in configs:
+        for fname, dtype, name, _ in cfg.data_sources():
+            assert dtype != "external", f"{cfg.rel}/{fname}: data.external.{name} runs a program"
+        for fname, rtype, name, body in cfg.resources():
+            assert "provisioner" not in body, f"{cfg.rel}/{fname}: {rtype}.{name} has a provisioner"
+            assert rtype not in {"null_resource", "terraform_data"} or "provisioner" not in body
+
+
+def test_versions_pin_terraform_and_aws_provider_6(root: Config, bootstrap: Config) -> None:
+    for cfg in (root, bootstrap):
+        tf = blocks(cfg.files["versions.tf"]["terraform"])[0]
+        assert re.fullmatch(r">= 1\.1[01]", tf["required_version"]), cfg.rel
+        aws = tf["required_providers"][0]["aws"]
+        assert aws["source"] == "hashicorp/aws"
+        assert re.fullmatch(r"~> 6\.\d+", aws["version"]), f"{cfg.rel}: pin AWS provider 6.x"
+    backend = blocks(root.files["versions.tf"]["terraform"])[0]["backend"]
+    assert [next(iter(b)) for b in backend] == ["s3"]
+
+
+def test_provider_tags_every_resource(root: Config) -> None:
+    provider = root.files["providers.tf"]["provider"][0]["aws"]
+    tags = blocks(provider["default_tags"])[0]["tags"]
+    assert set(tags) == {"Application", "Environment", "ManagedBy", "Repository"}
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_env_files_set_only_declared_variables(root: Config, env: str) -> None:
+    tfvars = parse_file(TERRAFORM / "envs" / f"{env}.tfvars")
+    assert tfvars["environment"] == env
+    unknown = set(tfvars) - set(root.variables)
+    assert not unknown, f"envs/{env}.tfvars sets undeclared {sorted(unknown)}"
+    required = {n for n, v in root.variables.items() if "default" not in v}
+    assert required <= set(tfvars), f"envs/{env}.tfvars misses {sorted(required - set(tfvars))}"
+    backend = parse_file(TERRAFORM / "envs" / f"{env}.backend.hcl")
+    assert backend["use_lockfile"] is True
+    assert backend["encrypt"] is True
+    assert backend["kms_key_id"] == "alias/qa-service-tfstate"
+    assert backend["key"] == f"qa-service/{env}/terraform.tfstate"
+    assert "bucket" not in backend  # from the TF_STATE_BUCKET variable, per fork
+
+
+def test_prod_is_the_safer_environment() -> None:
+    dev = parse_file(TERRAFORM / "envs" / "dev.tfvars")
+    prod = parse_file(TERRAFORM / "envs" / "prod.tfvars")
+    assert prod["single_nat_gateway"] is False
+    assert dev["single_nat_gateway"] is True
+    assert prod["waf_enabled"] is True
+    assert prod["secret_recovery_window_days"] >= 7
+
+
+def test_every_checkov_skip_is_inline_with_a_reason() -> None:
+    skips = []
+    for path in TERRAFORM.rglob("*.tf"):
+        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if "checkov" in line.lower():
+                m = re.search(r"#checkov:skip=(CKV2?_AWS_\d+):(.+)$", line)
+                assert m, f"{path}:{lineno}: checkov comment without an id and a reason"
+                assert len(m.group(2).split()) >= 6, f"{path}:{lineno}: give a real reason"
+                skips.append(m.group(1))
+    assert skips, "expected the documented skips (e.g. NLB access logs)"
+
+
+def test_readme_lists_every_variable_a_person_sets(root: Config, bootstrap: Config) -> None:
+    readme = (TERRAFORM.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("<!-- section:aws -->") : readme.index("<!-- section:pipeline")]
+    missing = [n for n in [*root.variables, *bootstrap.variables] if f"`{n}`" not in section]
+    assert not missing, f"README's AWS section does not explain {missing}"
+    for name in ("AWS_REGION", "TF_STATE_BUCKET", "AWS_PLAN_ROLE_ARN", "AWS_APPLY_ROLE_ARN"):
+        assert name in section
