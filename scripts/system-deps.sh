@@ -8,7 +8,7 @@ packages=(
     shellcheck                          # actionlint runs it on workflow `run:` scripts
     chromium                            # the page's browser test (Playwright drives it)
     podman buildah runc debootstrap     # image-test: build and run the real Dockerfile
-    uidmap fuse-overlayfs               # rootless-capable storage for podman/buildah
+    debian-archive-keyring              # image-test: debootstrap's bookworm key (Ubuntu lacks it)
 )
 
 missing=()
