@@ -314,7 +314,9 @@ def test_release_passes_the_commit_sha_to_rollout(env: str) -> None:
 
 def test_the_image_is_built_once_tagged_with_the_sha_and_pushed_by_that_sha() -> None:
     build = step(job("ci", "image"), "Build")
-    assert build["with"]["build-args"] == "GIT_SHA=${{ github.sha }}"
+    build_args = build["with"]["build-args"].splitlines()
+    assert "GIT_SHA=${{ github.sha }}" in build_args  # the revision label and the ECR tag agree
+    assert "SOURCE_URL=${{ github.server_url }}/${{ github.repository }}" in build_args
     assert build["with"]["tags"] == "qa-service:${{ github.sha }}"
     assert build["with"]["push"] is False
     builds = [
