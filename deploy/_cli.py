@@ -11,8 +11,10 @@ An unexpected exception is not caught here: its traceback is the bug report.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -28,6 +30,7 @@ __all__ = [
     "EXIT_USAGE",
     "ConfigError",
     "DeployError",
+    "commit_sha",
     "load_outputs",
     "run",
     "write_step_summary",
@@ -44,12 +47,27 @@ class ConfigError(DeployError):
     exit_code = EXIT_USAGE
 
 
-def load_outputs(path: Path, names: Iterable[str]) -> dict[str, Any]:
-    """The values of `names` from a `terraform output -json` file."""
+_SHA = re.compile(r"[0-9a-f]{40}")
+
+
+def commit_sha(value: str) -> str:
+    """argparse `type=` for an image tag: the full 40-hex commit SHA, nothing else."""
+    if not _SHA.fullmatch(value):
+        raise argparse.ArgumentTypeError(
+            f"'{value}' is not a full 40-character lowercase hex commit SHA"
+        )
+    return value
+
+
+def load_outputs(path: Path, names: Iterable[str], optional: Iterable[str] = ()) -> dict[str, Any]:
+    """The values of `names` (and of those `optional` names that exist) from a
+    `terraform output -json` file."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ConfigError(f"cannot read Terraform outputs from {path}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} is not the JSON object `terraform output -json` writes.")
     values: dict[str, Any] = {}
     for name in names:
         entry = raw.get(name)
@@ -59,6 +77,10 @@ def load_outputs(path: Path, names: Iterable[str]) -> dict[str, Any]:
                 "run `terraform output -json` after an apply of this repository's terraform/."
             )
         values[name] = entry["value"]
+    for name in optional:
+        entry = raw.get(name)
+        if isinstance(entry, dict) and "value" in entry:
+            values[name] = entry["value"]
     return values
 
 

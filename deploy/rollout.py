@@ -1,0 +1,318 @@
+"""Roll an image out to the ECS service, smoke-test it, and put the old revision back if not.
+
+Usage:
+    python -m deploy.rollout --outputs tf-outputs.json --image-tag <40-hex sha>
+        [--timeout-seconds 900] [--smoke-timeout-seconds 120] [--no-smoke]
+    python -m deploy.rollout --outputs tf-outputs.json --rollback-to <40-hex sha>
+
+Steps:
+ 1. The image `<ecr_repository_url>:<sha>` must exist and pass the scan gate (the same
+    decision as `python -m deploy.scan_gate`, without waiting). Nothing is touched otherwise.
+ 2. The service's current task definition ARN is recorded as the rollback target: what ran
+    before this rollout, not "revision - 1", which may be another bad build.
+ 3. A revision is registered from the family's latest revision (what Terraform last
+    registered, or the last rollout's copy of it), with ONLY the app container's image
+    changed, pinned by digest (`<repository>@sha256:...`). Terraform ignores the service's
+    task definition, so this is how its task-definition changes reach the service.
+ 4. The service is updated and watched until steady, the timeout, or ECS's circuit breaker.
+ 5. The smoke test (deploy.smoke) runs against `api_invoke_url`, retrying for
+    --smoke-timeout-seconds while the new tasks settle.
+ 6. On any failure in 4-5 the recorded ARN is put back and waited for; the tool exits 1.
+`--rollback-to <sha>` is the on-call path: the same steps with an older image.
+
+A Markdown summary (commit, digest, old and new task definition, what failed, what was done,
+what to do next) is printed and appended to $GITHUB_STEP_SUMMARY when set.
+
+Exit codes: 0 rolled out and smoke-tested, 1 failed (rolled back unless the summary says
+otherwise), 2 bad arguments or outputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from deploy import _ecs, scan_gate, smoke
+from deploy._aws import ecr_client, ecs_client
+from deploy._cli import (
+    EXIT_OK,
+    DeployError,
+    commit_sha,
+    load_outputs,
+    run,
+    write_step_summary,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecr import ECRClient
+    from mypy_boto3_ecs import ECSClient
+
+__all__ = ["RolloutFailedError", "main"]
+
+_SHA = re.compile(r"[0-9a-f]{40}")
+
+
+class RolloutFailedError(DeployError):
+    """The new revision failed and the service was put back (or could not be)."""
+
+
+@dataclass
+class Report:
+    """What happened, for the step summary and for on-call."""
+
+    action: str
+    sha: str
+    cluster: str
+    service: str
+    image: str = ""
+    digest: str = ""
+    old_arn: str = ""
+    old_sha: str | None = None
+    new_arn: str = ""
+    outcome: str = "not started"
+    failure: str = ""
+    done: list[str] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)
+    next_steps: list[str] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        rows = [
+            ("commit", f"`{self.sha}`"),
+            ("image", f"`{self.image}`" if self.image else "-"),
+            ("digest", f"`{self.digest}`" if self.digest else "-"),
+            ("previous task definition (rollback target)", f"`{self.old_arn or '-'}`"),
+            ("previous image commit", f"`{self.old_sha}`" if self.old_sha else "unknown"),
+            ("new task definition", f"`{self.new_arn or '-'}`"),
+        ]
+        lines = [
+            f"### {self.action} of `{self.sha[:12]}` on {self.cluster}/{self.service}: "
+            f"{self.outcome}",
+            "",
+            "| | |",
+            "|---|---|",
+            *[f"| {k} | {v} |" for k, v in rows],
+        ]
+        if self.failure:
+            lines += ["", f"**What failed:** {self.failure}"]
+        if self.done:
+            lines += ["", "**What was done:**", *[f"- {d}" for d in self.done]]
+        if self.details:
+            lines += ["", "<details><summary>Service events and stopped tasks</summary>", ""]
+            lines += ["```", *self.details, "```", "", "</details>"]
+        if self.next_steps:
+            lines += ["", "**Next steps for on-call:**", *[f"- {s}" for s in self.next_steps]]
+        return "\n".join(lines)
+
+
+def _family(task_definition_arn: str) -> str:
+    """`arn:aws:ecs:...:task-definition/qa-service-dev:7` -> `qa-service-dev`."""
+    return task_definition_arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
+
+
+def _sha_of_running_image(
+    ecr: ECRClient, ecs: ECSClient, arn: str, repository_url: str, container: str | None
+) -> str | None:
+    """The commit SHA tag of the image `arn` runs, when it is one of ours (best effort)."""
+    try:
+        described = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+        definitions = described["containerDefinitions"]
+        image = definitions[_ecs.container_for(definitions, repository_url, container)]["image"]
+        reference = image.split("@", 1)
+        if len(reference) == 2:
+            details = ecr.describe_images(
+                repositoryName=scan_gate.repository_name(repository_url),
+                imageIds=[{"imageDigest": reference[1]}],
+            )["imageDetails"]
+            tags = details[0].get("imageTags", []) if details else []
+        else:
+            tags = [image.rsplit(":", 1)[-1]]
+    except (DeployError, ClientError, BotoCoreError, KeyError, IndexError):
+        return None  # it only decorates the summary; it never blocks a rollout
+    return next((t for t in tags if _SHA.fullmatch(t)), None)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m deploy.rollout",
+        description="Deploy an image SHA to the ECS service with automatic rollback. "
+        "Exit codes: 0 deployed, 1 failed (see the summary), 2 bad arguments.",
+    )
+    parser.add_argument("--outputs", type=Path, required=True, help="terraform output -json file")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--image-tag", type=commit_sha, help="40-hex commit SHA to roll out")
+    what.add_argument(
+        "--rollback-to", type=commit_sha, metavar="SHA", help="on-call: go back to this SHA"
+    )
+    parser.add_argument(
+        "--timeout-seconds",
+        type=float,
+        default=900.0,
+        help="wait this long for a steady state, for the rollout and for a rollback (900)",
+    )
+    parser.add_argument(
+        "--smoke-timeout-seconds",
+        type=float,
+        default=120.0,
+        help="retry failing smoke checks this long after the deployment is steady (120)",
+    )
+    parser.add_argument("--no-smoke", action="store_true", help="skip the smoke test")
+    parser.add_argument(
+        "--allowlist",
+        type=Path,
+        default=scan_gate.DEFAULT_ALLOWLIST,
+        help=f"scan allow-list ({scan_gate.DEFAULT_ALLOWLIST})",
+    )
+    parser.add_argument(
+        "--latency-budget-ms", type=float, default=5000.0, help="smoke /ask budget (5000)"
+    )
+    smoke.question_argument(parser)
+    parser.add_argument(
+        "--poll-seconds", type=float, default=10.0, help="how often to ask ECS (default 10)"
+    )
+    return parser
+
+
+def _next_steps_after(report: Report, failed_smoke: bool, rolled_back: bool) -> list[str]:
+    if not rolled_back:
+        return [
+            f"The service is NOT back on a known-good revision. Run the rollout workflow with "
+            f"rollback-to `{report.old_sha or '<last good SHA>'}`, or by hand: "
+            f"`aws ecs update-service --cluster {report.cluster} --service {report.service} "
+            f"--task-definition {report.old_arn}`.",
+            "Read the service events (README, on-call: reading service events) and page the "
+            "service owner if the old revision does not stabilise either.",
+        ]
+    first = (
+        "The service runs the previous task definition again and passed its steady state. "
+        "Nothing is on fire; the new commit is not deployed."
+    )
+    if failed_smoke:
+        why = (
+            "Reproduce the failing check: `python -m deploy.smoke --outputs tf-outputs.json` "
+            "(it names the check); compare with the service's logs in CloudWatch."
+        )
+    else:
+        why = (
+            "Read the events and stopped tasks' reasons above (image pull, secrets, health "
+            "check, out of memory), then the task logs in CloudWatch."
+        )
+    return [first, why, "Fix forward with a new commit, or re-run this workflow once fixed."]
+
+
+def _rollout(args: argparse.Namespace) -> int:
+    required = ["ecr_repository_url", "ecs_cluster_name", "ecs_service_name"]
+    if not args.no_smoke:
+        required += ["api_invoke_url", "smoke_api_key_secret_arn"]
+    outputs = load_outputs(args.outputs, required, optional=["ecs_container_name"])
+    repository_url = str(outputs["ecr_repository_url"])
+    cluster, service = str(outputs["ecs_cluster_name"]), str(outputs["ecs_service_name"])
+    container = outputs.get("ecs_container_name")
+    sha = args.image_tag or args.rollback_to
+    report = Report(
+        action="Rollout" if args.image_tag else "Rollback",
+        sha=sha,
+        cluster=cluster,
+        service=service,
+    )
+
+    def finish(outcome: str) -> None:
+        report.outcome = outcome
+        text = report.markdown()
+        print(text)
+        write_step_summary(text)
+
+    ecr, ecs = ecr_client(), ecs_client()
+    allowlist = scan_gate.load_allowlist(args.allowlist)
+    try:
+        verdict = scan_gate.check(ecr, repository_url, sha, allowlist, wait_seconds=0)
+        report.image, report.digest = verdict.image.pinned, verdict.image.digest
+        if not verdict.passed:
+            raise scan_gate.GateFailedError(verdict.sentence())
+        report.old_arn = _ecs.current_task_definition(ecs, cluster, service)
+        print(f"rollback target recorded: {report.old_arn}")
+        report.old_sha = _sha_of_running_image(ecr, ecs, report.old_arn, repository_url, container)
+        report.new_arn = _ecs.register_with_image(
+            ecs, _family(report.old_arn), repository_url, verdict.image.pinned, container
+        )
+        report.done.append(f"Registered `{report.new_arn}` (only the image changed).")
+        print(f"registered {report.new_arn} with {verdict.image.pinned}")
+        deployment = _ecs.start_deployment(ecs, cluster, service, report.new_arn)
+    except DeployError as exc:
+        report.failure = str(exc)
+        report.done.append("The service was not changed.")
+        report.next_steps = [
+            "Check the SHA (the release for it must have pushed and scanned the image), fix "
+            "the finding or allow-list a HIGH one, or fix the error above; then run again."
+        ]
+        finish("not started")
+        raise
+
+    failed_smoke = False
+    try:
+        report.done.append("Updated the service.")
+        _ecs.wait_for(ecs, deployment, args.timeout_seconds, poll_seconds=args.poll_seconds)
+        report.done.append("The service reached a steady state on the new revision.")
+        if args.no_smoke:
+            report.done.append("Skipped the smoke test (--no-smoke).")
+        else:
+            failed_smoke = True
+            key = smoke.api_key_from_secret(str(outputs["smoke_api_key_secret_arn"]))
+            smoke.run_checks(
+                str(outputs["api_invoke_url"]),
+                key,
+                question=args.question,
+                latency_budget_ms=args.latency_budget_ms,
+                retry_seconds=args.smoke_timeout_seconds,
+            )
+            report.done.append("Smoke test passed.")
+    except DeployError as exc:
+        report.failure = str(exc)
+        if isinstance(exc, _ecs.DeploymentFailedError):
+            report.details = exc.details
+            report.done.append("The new revision did not reach a steady state.")
+        elif isinstance(exc, smoke.SmokeFailedError):
+            report.done.append(f"Smoke test failed at check '{exc.check}'.")
+        print(f"rolling back to {report.old_arn}: {exc}")
+        rolled_back = _put_back(ecs, args, report)
+        report.next_steps = _next_steps_after(report, failed_smoke, rolled_back)
+        finish("failed, rolled back" if rolled_back else "failed, ROLLBACK FAILED")
+        state = "was put back" if rolled_back else "could NOT be put back"
+        raise RolloutFailedError(
+            f"{report.action.lower()} of {sha} failed ({str(exc).rstrip('.')}); "
+            f"the previous task definition {report.old_arn} {state}."
+        ) from exc
+
+    report.next_steps = [
+        f"Nothing to do. To undo, run the rollout workflow with rollback-to "
+        f"`{report.old_sha or '<previous SHA>'}`."
+    ]
+    finish("succeeded")
+    return EXIT_OK
+
+
+def _put_back(ecs: ECSClient, args: argparse.Namespace, report: Report) -> bool:
+    try:
+        back = _ecs.start_deployment(ecs, report.cluster, report.service, report.old_arn)
+        _ecs.wait_for(ecs, back, args.timeout_seconds, poll_seconds=args.poll_seconds)
+    except DeployError as exc:
+        report.done.append(f"Put `{report.old_arn}` back, but it did not stabilise: {exc}")
+        if isinstance(exc, _ecs.DeploymentFailedError):
+            report.details += ["-- rollback --", *exc.details]
+        return False
+    report.done.append(f"Put `{report.old_arn}` back; the service reached a steady state.")
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return run(lambda: _rollout(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,304 @@
+"""Smoke-test a deployed qa-service: liveness, the page, a real question, and the API key.
+
+Usage:
+    python -m deploy.smoke --outputs tf-outputs.json [--latency-budget-ms 5000]
+    python -m deploy.smoke --base-url URL [--api-key-env SMOKE_API_KEY] [...]
+
+Checks, in order, each named in its failure message:
+  health           GET  /health  -> 200 {"status": "ok"}
+  page             GET  /        -> 200 text/html
+  ask              POST /ask     -> 200 with a non-empty answer and >= 1 source,
+                                    within --latency-budget-ms (sent with the API key)
+  ask-without-key  POST /ask     -> 403 without the key. Only when a key is configured:
+                                    API Gateway checks keys, the service itself does not
+                                    (DESIGN: "the service itself does not check keys"), so
+                                    against a bare service there is nothing to check.
+
+Right after a rollout the first requests may still reach draining tasks or cold caches, so
+every check is retried with exponential backoff until --retry-seconds have passed since the
+start; the last failure is then reported. With --outputs the base URL is `api_invoke_url`
+and the key is read from Secrets Manager (`smoke_api_key_secret_arn`); it is never printed.
+The question comes from --question, else $SMOKE_QUESTION, else one docs/sample answers:
+set SMOKE_QUESTION per environment to a question its documents answer.
+
+Exit codes: 0 every check passed, 1 a check failed, 2 bad arguments or outputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from deploy._aws import aws_call, secrets_client
+from deploy._cli import EXIT_OK, ConfigError, DeployError, load_outputs, run, write_step_summary
+
+__all__ = ["CheckResult", "SmokeFailedError", "api_key_from_secret", "main", "run_checks"]
+
+DEFAULT_QUESTION = "How do I roll back a deployment?"  # docs/sample/rollback.md answers it
+
+
+def question_argument(parser: argparse.ArgumentParser) -> None:
+    """--question, defaulting to $SMOKE_QUESTION (a GitHub environment variable, because each
+    environment holds its own documents) and then to a question docs/sample answers."""
+    parser.add_argument(
+        "--question",
+        default=os.environ.get("SMOKE_QUESTION") or DEFAULT_QUESTION,
+        help="a question the environment's documents answer "
+        f"(default: $SMOKE_QUESTION, else {DEFAULT_QUESTION!r})",
+    )
+
+
+API_KEY_HEADER = "x-api-key"
+
+
+class SmokeFailedError(DeployError):
+    """A named check still failed when the retry window closed."""
+
+    def __init__(self, check: str, message: str) -> None:
+        super().__init__(message)
+        self.check = check
+        self.passed: list[CheckResult] = []
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    detail: str
+    attempts: int
+    elapsed_ms: float
+
+
+class _CheckError(Exception):
+    """One failed attempt of a check; retried until the window closes."""
+
+
+def api_key_from_secret(secret_arn: str) -> str:
+    """The raw API key string stored in Secrets Manager (Terraform creates the secret only)."""
+    with aws_call(f"reading the smoke-test API key secret {secret_arn}"):
+        value = secrets_client().get_secret_value(SecretId=secret_arn).get("SecretString", "")
+    if not value.strip():
+        raise ConfigError(f"the secret {secret_arn} has no value; set the smoke-test API key.")
+    return value.strip()
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise _CheckError(f"HTTP {response.status_code} with a body that is not JSON") from exc
+
+
+def _expect_status(response: httpx.Response, status: int) -> None:
+    if response.status_code != status:
+        raise _CheckError(f"expected HTTP {status}, got HTTP {response.status_code}")
+
+
+class _Checks:
+    def __init__(
+        self, client: httpx.Client, api_key: str | None, question: str, budget_ms: float
+    ) -> None:
+        self.client = client
+        self.api_key = api_key
+        self.question = question
+        self.budget_ms = budget_ms
+
+    def health(self) -> str:
+        response = self.client.get("/health")
+        _expect_status(response, 200)
+        body = _json(response)
+        if not isinstance(body, dict) or body.get("status") != "ok":
+            raise _CheckError(f'expected {{"status": "ok"}}, got {str(body)[:100]}')
+        return "ok"
+
+    def page(self) -> str:
+        response = self.client.get("/")
+        _expect_status(response, 200)
+        content_type = response.headers.get("content-type", "")
+        if not content_type.startswith("text/html") or "<html" not in response.text.lower():
+            raise _CheckError(f"expected an HTML page, got {content_type or 'no content type'}")
+        return f"{len(response.content)} bytes of HTML"
+
+    def ask(self) -> str:
+        headers = {API_KEY_HEADER: self.api_key} if self.api_key else {}
+        started = time.monotonic()
+        response = self.client.post("/ask", json={"question": self.question}, headers=headers)
+        elapsed_ms = (time.monotonic() - started) * 1000
+        _expect_status(response, 200)
+        body = _json(response)
+        if not isinstance(body, dict) or not str(body.get("answer") or "").strip():
+            raise _CheckError("the response has no answer")
+        sources = body.get("sources")
+        if not isinstance(sources, list) or not any(
+            isinstance(s, dict) and s.get("document") for s in sources
+        ):
+            raise _CheckError(
+                "the answer has no sources (are documents ingested in this environment?)"
+            )
+        if elapsed_ms > self.budget_ms:
+            raise _CheckError(
+                f"answered in {elapsed_ms:.0f} ms, over the latency budget of "
+                f"{self.budget_ms:.0f} ms"
+            )
+        return f"{len(sources)} sources in {elapsed_ms:.0f} ms"
+
+    def ask_without_key(self) -> str:
+        response = self.client.post("/ask", json={"question": self.question})
+        if response.status_code != 403:
+            raise _CheckError(
+                f"expected HTTP 403 without the API key, got HTTP {response.status_code}: "
+                "is `api_key_required` set on the /ask method?"
+            )
+        return "403"
+
+
+def _retry(
+    name: str, check: Callable[[], str], deadline: float, base_url: str, log: Callable[[str], None]
+) -> CheckResult:
+    delay, attempts, started = 0.5, 0, time.monotonic()
+    while True:
+        attempts += 1
+        try:
+            detail = check()
+        except (_CheckError, httpx.HTTPError) as exc:
+            reason = str(exc) if isinstance(exc, _CheckError) else _http_reason(exc)
+            now = time.monotonic()
+            if now >= deadline:
+                raise SmokeFailedError(
+                    name,
+                    f"smoke check '{name}' failed against {base_url} after {attempts} "
+                    f"attempt(s): {reason}.",
+                ) from None
+            log(f"  {name}: attempt {attempts} failed ({reason}); retrying")
+            time.sleep(min(delay, deadline - now))
+            delay = min(delay * 2, 8.0)
+        else:
+            elapsed = (time.monotonic() - started) * 1000
+            return CheckResult(name=name, detail=detail, attempts=attempts, elapsed_ms=elapsed)
+
+
+def _http_reason(exc: httpx.HTTPError) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return "no response before the request timeout"
+    if isinstance(exc, httpx.ConnectError):
+        return "cannot connect"
+    return type(exc).__name__
+
+
+def run_checks(
+    base_url: str,
+    api_key: str | None,
+    *,
+    question: str = DEFAULT_QUESTION,
+    latency_budget_ms: float = 5000,
+    retry_seconds: float = 60,
+    log: Callable[[str], None] = print,
+) -> list[CheckResult]:
+    """Run every check against `base_url`; SmokeFailedError names the first one that fails."""
+    if not base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"'{base_url}' is not an http(s) URL.")
+    root = base_url.rstrip("/")
+    deadline = time.monotonic() + retry_seconds
+    # A request may take the whole budget and then some before we call it slow; past this
+    # it is a hang, reported as such instead of waiting for the retry window.
+    timeout = httpx.Timeout(max(10.0, 2 * latency_budget_ms / 1000))
+    with httpx.Client(base_url=root, timeout=timeout, follow_redirects=False) as client:
+        checks = _Checks(client, api_key, question, latency_budget_ms)
+        plan: list[tuple[str, Callable[[], str]]] = [
+            ("health", checks.health),
+            ("page", checks.page),
+            ("ask", checks.ask),
+        ]
+        if api_key:
+            plan.append(("ask-without-key", checks.ask_without_key))
+        else:
+            log("skipped: ask-without-key (no API key configured, so not behind API Gateway)")
+        results: list[CheckResult] = []
+        for name, check in plan:
+            try:
+                result = _retry(name, check, deadline, root, log)
+            except SmokeFailedError as exc:
+                exc.passed = list(results)
+                raise
+            log(f"  {name}: ok ({result.detail})")
+            results.append(result)
+    return results
+
+
+def render_markdown(base_url: str, results: list[CheckResult], failure: str | None) -> str:
+    lines = [f"### Smoke test {'failed' if failure else 'passed'}", "", f"- base URL: {base_url}"]
+    lines += ["", "| check | result | attempts |", "|---|---|---|"]
+    lines += [f"| {r.name} | ok: {r.detail} | {r.attempts} |" for r in results]
+    if failure:
+        lines += ["", failure]
+    return "\n".join(lines)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m deploy.smoke",
+        description="Smoke-test a deployed qa-service. Exit codes: 0 passed, 1 a check "
+        "failed, 2 bad arguments.",
+    )
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--outputs", type=Path, help="terraform output -json file")
+    where.add_argument("--base-url", help="base URL of the service (instead of --outputs)")
+    parser.add_argument(
+        "--api-key-env",
+        metavar="NAME",
+        help="with --base-url: the environment variable holding the API key (none: no key)",
+    )
+    parser.add_argument(
+        "--latency-budget-ms", type=float, default=5000.0, help="budget for /ask (5000)"
+    )
+    parser.add_argument(
+        "--retry-seconds",
+        type=float,
+        default=60.0,
+        help="keep retrying failed checks this long after the start (default 60)",
+    )
+    question_argument(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+
+    def body() -> int:
+        if args.outputs:
+            outputs = load_outputs(args.outputs, ["api_invoke_url", "smoke_api_key_secret_arn"])
+            base_url = str(outputs["api_invoke_url"])
+            api_key: str | None = api_key_from_secret(str(outputs["smoke_api_key_secret_arn"]))
+        else:
+            base_url = args.base_url
+            api_key = os.environ.get(args.api_key_env, "") if args.api_key_env else None
+            if args.api_key_env and not api_key:
+                raise ConfigError(f"--api-key-env names {args.api_key_env}, which is not set.")
+        print(f"smoke test against {base_url}")
+        try:
+            results = run_checks(
+                base_url,
+                api_key,
+                question=args.question,
+                latency_budget_ms=args.latency_budget_ms,
+                retry_seconds=args.retry_seconds,
+            )
+        except SmokeFailedError as exc:
+            write_step_summary(render_markdown(base_url, exc.passed, str(exc)))
+            raise
+        write_step_summary(render_markdown(base_url, results, None))
+        print("smoke test passed.")
+        return EXIT_OK
+
+    return run(body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""smoke against the real service on loopback, and against stand-ins that fail on cue."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest_aws import SMOKE_KEY, Gateway, Stack, free_port
+
+from deploy import smoke
+from deploy.smoke import SmokeFailedError
+
+ROOT = Path(__file__).parents[2]
+
+
+@pytest.fixture(scope="module")
+def real_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """uvicorn serving app.main:create_app over docs/sample, ingested with the real CLI."""
+    store = tmp_path_factory.mktemp("store") / "qdrant"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "QDRANT_", "BEDROCK_"))}
+    env.update(QDRANT_PATH=str(store), ENVIRONMENT="local", LOG_LEVEL="WARNING")
+    ingest = subprocess.run(
+        [sys.executable, "-m", "app.ingest", "docs/sample"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ingest.returncode == 0, ingest.stderr[-2000:]
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+    log = store.parent / "service.log"  # a file, not a pipe: an unread pipe blocks the server
+    with log.open("wb") as sink:
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(f"{url}/health", timeout=1)
+            break
+        except httpx.HTTPError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                server.wait()
+                pytest.fail(f"the service did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.1)
+    try:
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def test_real_service_passes(real_service: str, capsys: pytest.CaptureFixture[str]) -> None:
+    results = smoke.run_checks(real_service, None, retry_seconds=5)
+
+    assert [r.name for r in results] == ["health", "page", "ask"]
+    ask = results[-1]
+    assert ask.detail.endswith("ms")
+    assert "sources" in ask.detail
+    # no key means no API Gateway in front: the 403 check is skipped, and says so
+    assert "skipped: ask-without-key" in capsys.readouterr().out
+
+
+def test_cli_against_the_real_service(
+    real_service: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert smoke.main(["--base-url", real_service, "--retry-seconds", "5"]) == 0
+    assert "| ask | ok:" in summary.read_text()
+
+
+def test_cli_asks_the_environment_s_question(
+    real_service: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SMOKE_QUESTION", "zyxwvut qwertyuiop asdfghjkl")
+    assert smoke.main(["--base-url", real_service, "--retry-seconds", "0"]) == 1
+    assert "smoke check 'ask' failed" in capsys.readouterr().err
+
+
+def test_real_service_fails_a_question_its_documents_do_not_answer(real_service: str) -> None:
+    with pytest.raises(SmokeFailedError) as failure:
+        smoke.run_checks(
+            real_service, None, question="zyxwvut qwertyuiop asdfghjkl", retry_seconds=0
+        )
+    assert failure.value.check == "ask"
+    assert "no sources" in str(failure.value)
+
+
+def test_gateway_with_the_key_passes_every_check(gateway: Gateway) -> None:
+    results = smoke.run_checks(gateway.url, SMOKE_KEY, retry_seconds=2)
+    assert [r.name for r in results] == ["health", "page", "ask", "ask-without-key"]
+
+
+FAILED_ONCE = "smoke check '{check}' failed against {url} after 1 attempt(s): "
+
+
+@pytest.mark.parametrize(
+    ("mode", "check", "reason"),
+    [
+        ("error", "ask", "expected HTTP 200, got HTTP 500."),
+        ("no-sources", "ask", "the answer has no sources"),
+        ("slow", "ask", "answered in"),
+        ("open", "ask-without-key", "expected HTTP 403 without the API key, got HTTP 200"),
+    ],
+)
+def test_each_failure_names_its_check(gateway: Gateway, mode: str, check: str, reason: str) -> None:
+    gateway.behaviour.mode, gateway.behaviour.delay = mode, 0.4
+
+    with pytest.raises(SmokeFailedError) as failure:
+        smoke.run_checks(gateway.url, SMOKE_KEY, latency_budget_ms=200, retry_seconds=0)
+
+    assert failure.value.check == check
+    assert str(failure.value).startswith(FAILED_ONCE.format(check=check, url=gateway.url) + reason)
+    if mode == "slow":
+        assert "over the latency budget of 200 ms" in str(failure.value)
+
+
+def test_failures_right_after_a_rollout_are_retried_with_backoff(gateway: Gateway) -> None:
+    gateway.behaviour.fail_first = 2  # 503s, as while new tasks register with the NLB
+
+    started = time.monotonic()
+    results = smoke.run_checks(gateway.url, SMOKE_KEY, retry_seconds=10)
+
+    assert results[0].name == "health"
+    assert results[0].attempts == 3
+    assert time.monotonic() - started >= 0.5 + 1  # the wait doubles
+    assert gateway.behaviour.requests[:4] == ["GET /dev/health"] * 3 + ["GET /dev/"]
+
+
+def test_retries_stop_when_the_window_closes(gateway: Gateway) -> None:
+    gateway.behaviour.fail_first = 1000
+    started = time.monotonic()
+
+    with pytest.raises(SmokeFailedError) as failure:
+        smoke.run_checks(gateway.url, SMOKE_KEY, retry_seconds=1.2)
+
+    assert failure.value.check == "health"
+    assert "expected HTTP 200, got HTTP 503" in str(failure.value)
+    assert time.monotonic() - started < 3
+
+
+def test_unreachable_service_fails_the_health_check() -> None:
+    url = f"http://127.0.0.1:{free_port()}/dev"
+    with pytest.raises(SmokeFailedError) as failure:
+        smoke.run_checks(url, None, retry_seconds=0)
+    assert "smoke check 'health' failed" in str(failure.value)
+    assert "cannot connect" in str(failure.value)
+
+
+def test_cli_reads_the_key_from_secrets_manager_and_never_prints_it(
+    stack: Stack,
+    gateway: Gateway,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    outputs = stack.outputs_with(api_invoke_url=gateway.url)
+
+    assert smoke.main(["--outputs", str(outputs), "--retry-seconds", "2"]) == 0
+
+    out, err = capsys.readouterr()
+    assert "ask-without-key: ok (403)" in out
+    for text in (out, err, summary.read_text()):
+        assert SMOKE_KEY not in text
+
+
+def test_cli_failure_is_one_sentence_and_a_summary(
+    gateway: Gateway,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    gateway.behaviour.mode = "no-sources"
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("SMOKE_API_KEY", SMOKE_KEY)
+
+    code = smoke.main(
+        ["--base-url", gateway.url, "--api-key-env", "SMOKE_API_KEY", "--retry-seconds", "0"]
+    )
+
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: smoke check 'ask' failed")
+    assert err.count("\n") == 1
+    text = summary.read_text()
+    assert "Smoke test failed" in text
+    assert "| health | ok" in text
+    assert "| page | ok" in text
+
+
+def test_cli_with_an_unset_key_variable_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("SMOKE_API_KEY", raising=False)
+    assert smoke.main(["--base-url", "http://127.0.0.1:9", "--api-key-env", "SMOKE_API_KEY"]) == 2
+    assert "SMOKE_API_KEY, which is not set" in capsys.readouterr().err
