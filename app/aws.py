@@ -20,7 +20,7 @@ def bedrock_runtime(settings: Settings) -> BedrockRuntimeClient:
     config = Config(
         connect_timeout=settings.BEDROCK_CONNECT_TIMEOUT_S,
         read_timeout=settings.BEDROCK_READ_TIMEOUT_S,
-        retries={"mode": "standard", "max_attempts": settings.BEDROCK_MAX_ATTEMPTS},
+        retries={"mode": "standard", "total_max_attempts": settings.BEDROCK_MAX_ATTEMPTS},
     )
     return boto3.client("bedrock-runtime", region_name=settings.AWS_REGION, config=config)
 

@@ -1,0 +1,189 @@
+"""The answerer that needs no model: it quotes the passages' sentences that best match the
+question, each followed by its passage number, and says it does not know when no passage
+shares enough of the question's terms. It only ever repeats the documents' own words.
+
+Terms are the BM25 encoder's (stemmed, stop words removed), the same ones retrieval uses,
+so "rotating keys" matches "rotate the key". A term is worth more when few of the candidate
+sentences contain it (inverse document frequency over the sentences at hand).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from app.answer._base import NO_ANSWER, Answer, Delta, Done, StreamEvent
+from app.embeddings import Bm25Encoder
+from app.store.base import Hit
+
+__all__ = ["ExtractiveAnswerer", "sentences"]
+
+# A line that starts a new block rather than continuing a hard-wrapped paragraph.
+_BLOCK_START = re.compile(r"^\s*(?:#{1,6}\s|[-*+>]\s|\d{1,3}[.)]\s|\||```)")
+_HEADING = re.compile(r"^\s*#{1,6}\s")
+_TABLE_ROW = re.compile(r"^\s*\|")
+_TABLE_RULE = re.compile(r"^[\s|:-]+$")
+_LINE_MARKUP = re.compile(r"^\s*(?:[-*+>]\s+|\d{1,3}[.)]\s+)+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[`*A-Z0-9])")
+_MIN_WORDS = 4
+_MAX_SENTENCE_CHARS = 400
+
+
+def _blocks(text: str) -> Iterator[str]:
+    """Paragraphs, list items and table rows, hard-wrapped lines joined; no headings or code."""
+    current: list[str] = []
+    in_code = False
+    for line in [*text.splitlines(), ""]:
+        if line.lstrip().startswith("```"):
+            in_code = not in_code
+        if in_code:
+            continue  # commands read badly as quotes, and the snippet shows them anyway
+        if not line.strip() or _BLOCK_START.match(line):
+            if current:
+                yield " ".join(current)
+            current = []
+            if _TABLE_ROW.match(line):
+                # A row is one statement ("`MAX_BODY_BYTES` | `65536` | largest body"); the
+                # rule under the header row is not.
+                if not _TABLE_RULE.match(line):
+                    yield line.strip().strip("|").strip()
+                continue
+            if not line.strip() or _HEADING.match(line) or line.lstrip().startswith("```"):
+                continue  # titles repeat the question's words but answer nothing
+        current.append(line.strip())
+
+
+def sentences(text: str) -> Iterator[str]:
+    """The quotable sentences of a passage, Markdown list markers removed."""
+    for block in _blocks(text):
+        for raw in _SENTENCE_END.split(_LINE_MARKUP.sub("", block)):
+            sentence = raw.strip()
+            if len(sentence.split()) < _MIN_WORDS:
+                continue
+            if len(sentence) > _MAX_SENTENCE_CHARS:
+                sentence = sentence[:_MAX_SENTENCE_CHARS].rsplit(" ", 1)[0] + " …"
+            yield sentence
+
+
+@dataclass(frozen=True, slots=True)
+class _Passage:
+    """A passage split once: its sentences, how many terms each has, and which sentences
+    hold each term (so a question visits only the sentences that share its terms)."""
+
+    sentences: tuple[str, ...]
+    sizes: tuple[int, ...]
+    where: dict[int, tuple[int, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    passage: int  # 1-based, as cited
+    position: int
+    text: str
+    shared: frozenset[int]  # the question's terms it holds
+    size: int  # all its terms
+
+
+class ExtractiveAnswerer:
+    """Quotes up to `max_sentences` sentences, best first by the question terms they share."""
+
+    model = "extractive"
+
+    def __init__(
+        self,
+        encoder: Bm25Encoder | None = None,
+        *,
+        max_sentences: int = 3,
+        min_coverage: float = 0.4,
+    ) -> None:
+        self._encoder = encoder or Bm25Encoder()
+        self._max_sentences = max_sentences
+        self._min_coverage = min_coverage
+        # The same passages come back for many questions; splitting and encoding them is
+        # most of this answerer's time, so remember the last few thousand.
+        self._split = lru_cache(maxsize=2048)(self._split_uncached)
+
+    def answer(
+        self, question: str, passages: Sequence[Hit], *, temperature: float | None = None
+    ) -> Answer:
+        quotes = self._select(question, passages)
+        if not quotes:
+            return Answer(text=NO_ANSWER, stop_reason="no_answer")
+        return Answer(text=" ".join(quotes), stop_reason="end_turn")
+
+    def stream(
+        self, question: str, passages: Sequence[Hit], *, temperature: float | None = None
+    ) -> Iterator[StreamEvent]:
+        quotes = self._select(question, passages)
+        if not quotes:
+            yield Delta(NO_ANSWER)
+            yield Done(stop_reason="no_answer")
+            return
+        for index, quote in enumerate(quotes):
+            yield Delta(quote if index == 0 else " " + quote)
+        yield Done(stop_reason="end_turn")
+
+    def close(self) -> None:
+        return None
+
+    def _split_uncached(self, text: str) -> _Passage:
+        kept: list[str] = []
+        sizes: list[int] = []
+        where: dict[int, list[int]] = {}
+        for position, sentence in enumerate(sentences(text)):
+            if position == 0 and sentence[:1].islower():
+                continue  # a chunk can start mid-sentence (chunks overlap): not a quote
+            terms = set(self._encoder.document(sentence).indices)
+            for term in terms:
+                where.setdefault(term, []).append(len(kept))
+            kept.append(sentence)
+            sizes.append(len(terms))
+        return _Passage(tuple(kept), tuple(sizes), {t: tuple(i) for t, i in where.items()})
+
+    def _select(self, question: str, passages: Sequence[Hit]) -> list[str]:
+        wanted = frozenset(self._encoder.query(question).indices)
+        if not wanted or not passages:
+            return []
+        # A quote must share two of the question's terms (one if the question has one): a
+        # sentence that merely repeats "deploy" does not answer "How do I deploy to Azure?".
+        least = min(2, len(wanted))
+        candidates: list[_Candidate] = []
+        for number, hit in enumerate(passages, start=1):
+            passage = self._split(hit.chunk.text)
+            shared: dict[int, set[int]] = {}
+            for term in wanted:
+                for index in passage.where.get(term, ()):
+                    shared.setdefault(index, set()).add(term)
+            candidates.extend(
+                _Candidate(number, i, passage.sentences[i], frozenset(terms), passage.sizes[i])
+                for i, terms in shared.items()
+                if len(terms) >= least
+            )
+        if not candidates:
+            return []
+        frequency = Counter(term for c in candidates for term in c.shared)
+        weight = {t: 1.0 + math.log(len(candidates) / n) for t, n in frequency.items()}
+
+        def score(c: _Candidate) -> float:
+            value = sum(weight[t] for t in c.shared) + 0.5 * len(c.shared) / c.size
+            if c.text.endswith(":"):
+                value -= 0.5  # introduces a list that is not quoted
+            return value - 0.2 * (c.passage - 1)  # retrieval ranked the passages already
+
+        chosen: list[_Candidate] = []
+        seen: set[str] = set()
+        for candidate in sorted(candidates, key=lambda c: (-score(c), c.passage, c.position)):
+            if len(chosen) == self._max_sentences:
+                break
+            if candidate.text.casefold() not in seen:
+                chosen.append(candidate)
+                seen.add(candidate.text.casefold())
+        covered = frozenset().union(*(c.shared for c in chosen))
+        if len(covered) < max(1, math.ceil(len(wanted) * self._min_coverage)):
+            return []
+        chosen.sort(key=lambda c: (c.passage, c.position))
+        return [f"{c.text} [{c.passage}]" for c in chosen]

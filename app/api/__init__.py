@@ -1,0 +1,1 @@
+"""HTTP routes, one module per concern, each with its own `router`; `app.main` includes them."""

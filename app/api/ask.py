@@ -1,0 +1,228 @@
+"""POST /ask and POST /ask/stream: retrieve the best passages, then answer from them."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from functools import partial
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from fastapi.sse import format_sse_event
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+
+from app.answer import Answerer, Delta, StreamEvent, TokenUsage
+from app.answer.extractive import ExtractiveAnswerer
+from app.api._offload import within
+from app.api.deps import ServicesDep
+from app.config import Settings
+from app.errors import ASK_ERROR_RESPONSES, ApiError, error_body, request_id_of
+from app.retrieval import Retriever
+from app.schemas import AskRequest, AskResponse, Source, StreamDone, Timings, Usage
+from app.store import EmbeddedStore
+from app.store.base import Hit
+
+router = APIRouter(tags=["ask"])
+
+
+class EventStreamResponse(StreamingResponse):
+    """text/event-stream from a route that first retrieves, so that retrieval errors are
+    ordinary JSON statuses (FastAPI's EventSourceResponse would make the whole route the
+    stream, and every failure a 200)."""
+
+    media_type = "text/event-stream"
+
+
+_SNIPPET_CHARS = 300
+_STREAM_DESCRIPTION = (
+    "Server-sent events, in order: one `sources` event (`{sources, request_id}`), `delta` "
+    "events (`{text}`) to append, then one `done` event (`{stop_reason, usage, model, "
+    "timings_ms, request_id}`). A failure after the stream has started arrives as an `error` "
+    "event (`{error, request_id, status}`) and ends the stream."
+)
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)
+
+
+def _snippet(text: str) -> str:
+    head = " ".join(text[: _SNIPPET_CHARS * 2].split())  # the start is all a snippet shows
+    if len(head) <= _SNIPPET_CHARS and len(text) <= _SNIPPET_CHARS * 2:
+        return head
+    return head[:_SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
+
+
+def _sources(hits: Sequence[Hit]) -> list[Source]:
+    return [
+        Source(
+            document=hit.chunk.document,
+            page=hit.chunk.page,
+            chunk=hit.chunk.chunk,
+            score=round(hit.score, 6),
+            snippet=_snippet(hit.chunk.text),
+        )
+        for hit in hits
+    ]
+
+
+def _usage(usage: TokenUsage | None) -> Usage | None:
+    if usage is None:
+        return None
+    return Usage(
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        total_tokens=usage.total_tokens,
+    )
+
+
+async def _retrieve(body: AskRequest, retriever: Retriever, settings: Settings) -> list[Hit]:
+    # The deadline covers the store; with Titan embeddings, the embedding call's own too.
+    deadline = settings.QDRANT_TIMEOUT_S
+    if retriever.dense is not None:
+        deadline += settings.BEDROCK_READ_TIMEOUT_S
+    model_id = settings.BEDROCK_EMBEDDING_MODEL_ID or "the embedding model"
+
+    def search() -> list[Hit]:
+        return retriever.retrieve(
+            body.question, top_k=body.top_k, mode=body.mode, documents=body.documents
+        )
+
+    def search_with_titan() -> list[Hit]:
+        from app.answer.bedrock import bedrock_errors  # botocore: only when Bedrock is in use
+
+        with bedrock_errors(model_id):
+            return search()
+
+    if retriever.dense is None and isinstance(retriever.store, EmbeddedStore):
+        # In-process and sub-millisecond, so no deadline is needed and a thread hop costs more
+        # than the search: `make bench` at concurrency 32 (20,000 points) gave /ask 24-25 %
+        # of the bare endpoint's requests/s inline, 18 % through the thread pool.
+        return search()
+    return await within(
+        deadline, search if retriever.dense is None else search_with_titan, what="vector store"
+    )
+
+
+def _record(request: Request, answerer: Answerer, hits: Sequence[Hit], **timings: float) -> None:
+    """What the request's log line adds: the timings, the model, how many passages."""
+    state = request.scope["state"]
+    state["timings"].update(timings)
+    state["model"] = answerer.model
+    state["hits"] = len(hits)
+
+
+@router.post("/ask", responses=ASK_ERROR_RESPONSES)
+async def post_ask(
+    *,
+    body: AskRequest,
+    request: Request,
+    services: ServicesDep,
+) -> AskResponse:
+    """Answer a question from the documents, citing the passages it used as [n]."""
+    retriever, answerer, request_id = services.retriever, services.answerer, request_id_of(request)
+    started = time.perf_counter()
+    hits = await _retrieve(body, retriever, services.settings)
+    retrieved = time.perf_counter()
+    if isinstance(answerer, ExtractiveAnswerer):  # CPU only, well under a millisecond
+        answer = answerer.answer(body.question, hits, temperature=body.temperature)
+    else:
+        answer = await run_in_threadpool(
+            partial(answerer.answer, body.question, hits, temperature=body.temperature)
+        )
+    done = time.perf_counter()
+    timings = Timings(
+        retrieve=_ms(retrieved - started), generate=_ms(done - retrieved), total=_ms(done - started)
+    )
+    _record(request, answerer, hits, retrieve=timings.retrieve, generate=timings.generate)
+    return AskResponse(
+        answer=answer.text,
+        sources=_sources(hits),
+        model=answerer.model,
+        usage=_usage(answer.usage),
+        timings_ms=timings,
+        request_id=request_id,
+    )
+
+
+async def _iterate(items: Iterator[StreamEvent], *, inline: bool) -> AsyncIterator[StreamEvent]:
+    """A model's stream blocks on the network, so it is read in a worker thread; the
+    extractive one is computed up front and is read in place."""
+    if not inline:
+        async for item in iterate_in_threadpool(items):
+            yield item
+        return
+    for item in items:
+        yield item
+
+
+def _event(name: str, data: dict[str, Any]) -> bytes:
+    return format_sse_event(data_str=json.dumps(data, separators=(",", ":")), event=name)
+
+
+@router.post(
+    "/ask/stream",
+    response_class=EventStreamResponse,
+    responses={
+        200: {
+            "description": _STREAM_DESCRIPTION,
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **ASK_ERROR_RESPONSES,
+    },
+)
+async def post_ask_stream(
+    *,
+    body: AskRequest,
+    request: Request,
+    services: ServicesDep,
+) -> EventStreamResponse:
+    """The same answer as /ask, streamed as it is generated (server-sent events)."""
+    retriever, answerer, request_id = services.retriever, services.answerer, request_id_of(request)
+    started = time.perf_counter()
+    # Retrieval fails before any byte is sent, so its errors are ordinary JSON responses.
+    hits = await _retrieve(body, retriever, services.settings)
+    retrieved = time.perf_counter()
+
+    sources = [source.model_dump() for source in _sources(hits)]
+
+    async def events() -> AsyncIterator[bytes]:
+        yield _event("sources", {"sources": sources, "request_id": request_id})
+        stream = answerer.stream(body.question, hits, temperature=body.temperature)
+        try:
+            async for item in _iterate(stream, inline=isinstance(answerer, ExtractiveAnswerer)):
+                if isinstance(item, Delta):
+                    yield _event("delta", {"text": item.text})
+                    continue
+                done = time.perf_counter()
+                timings = Timings(
+                    retrieve=_ms(retrieved - started),
+                    generate=_ms(done - retrieved),
+                    total=_ms(done - started),
+                )
+                _record(
+                    request, answerer, hits, retrieve=timings.retrieve, generate=timings.generate
+                )
+                final = StreamDone(
+                    stop_reason=item.stop_reason,
+                    usage=_usage(item.usage),
+                    model=answerer.model,
+                    timings_ms=timings,
+                    request_id=request_id,
+                )
+                yield _event("done", final.model_dump())
+        except ApiError as exc:
+            request.scope["state"]["error"] = type(exc).__name__
+            yield _event(
+                "error", {**error_body(exc.message, request_id), "status": exc.status_code}
+            )
+        except Exception as exc:  # noqa: BLE001 (the stream has started: report, don't raise)
+            request.scope["state"]["error"] = type(exc).__name__
+            message = f"The answer failed midway; quote request id {request_id} when reporting it."
+            yield _event("error", {**error_body(message, request_id), "status": 500})
+
+    return EventStreamResponse(
+        events(), headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )

@@ -1,0 +1,126 @@
+"""The FastAPI application: `uvicorn app.main:app` (one worker per container).
+
+The lifespan creates the store, the Bedrock client (only when a Bedrock model is configured),
+the retriever and the answerer once, and closes them at shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+from pydantic import ValidationError
+
+from app.answer import Answerer
+from app.answer.extractive import ExtractiveAnswerer
+from app.api import ask, health, page
+from app.api.deps import Services
+from app.api.middleware import RequestMiddleware
+from app.config import Settings
+from app.errors import install_error_handlers
+from app.logging import configure_logging
+from app.retrieval import build_retriever
+from app.store import VectorStore, open_store
+
+if TYPE_CHECKING:
+    from mypy_boto3_bedrock_runtime import BedrockRuntimeClient
+
+__all__ = ["app", "create_app"]
+
+_log = logging.getLogger("qa.app")
+
+
+def _answerer(
+    settings: Settings, client: BedrockRuntimeClient | None, fallback: Answerer
+) -> Answerer:
+    if not settings.BEDROCK_MODEL_ID or client is None:
+        return fallback
+    from app.answer.bedrock import BedrockAnswerer
+
+    return BedrockAnswerer(
+        client, model_id=settings.BEDROCK_MODEL_ID, max_tokens=settings.BEDROCK_MAX_TOKENS
+    )
+
+
+def _settings_from_environment() -> Settings:
+    """Settings from the environment, or exit with one line naming each bad setting: never
+    pydantic's report, which quotes the input (secrets included) under a stack trace."""
+    try:
+        return Settings.from_env()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
+            for error in exc.errors(include_input=False, include_url=False)
+        )
+        raise SystemExit(f"qa-service: invalid settings: {problems}") from None
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    bedrock_client: BedrockRuntimeClient | None = None,
+    store: VectorStore | None = None,
+) -> FastAPI:
+    """The app for `settings` (default: the environment). Tests may hand in a Bedrock client
+    (a stubbed one) or a store; the app then uses it instead of creating its own, and does
+    not close it."""
+    settings = settings or _settings_from_environment()
+    configure_logging(settings.LOG_LEVEL)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_store = store is None
+        client = bedrock_client
+        own_client = False
+        if client is None and (settings.BEDROCK_MODEL_ID or settings.BEDROCK_EMBEDDING_MODEL_ID):
+            from app.aws import bedrock_runtime  # boto3 loads only when Bedrock is in use
+
+            client, own_client = bedrock_runtime(settings), True
+        app.state.store = opened = store or open_store(settings)
+        try:
+            retriever = build_retriever(settings, opened, client)
+            answerer = _answerer(settings, client, ExtractiveAnswerer(retriever.sparse))
+            app.state.services = Services(settings, retriever, answerer)
+            _log.info(
+                "started",
+                extra={
+                    "fields": {
+                        "store": type(opened).__name__,
+                        "collection": settings.QDRANT_COLLECTION,
+                        "answerer": answerer.model,
+                        "embeddings": settings.BEDROCK_EMBEDDING_MODEL_ID,
+                    }
+                },
+            )
+            yield
+            answerer.close()
+        finally:
+            if own_store:
+                opened.close()
+            if own_client and client is not None:
+                client.close()
+
+    app = FastAPI(
+        title="qa-service",
+        summary="Questions over a team's documents, answered with cited passages.",
+        version="0.1.0",
+        lifespan=lifespan,
+        # Swagger UI and ReDoc load scripts from a CDN, which the CSP (rightly) refuses;
+        # the OpenAPI document itself stays at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    # Routes match in order: the busiest first.
+    app.include_router(ask.router)
+    app.include_router(health.router)
+    app.include_router(page.router)
+    app.add_middleware(RequestMiddleware, max_body_bytes=settings.MAX_BODY_BYTES)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,118 @@
+"""Request and response bodies of the HTTP API (their JSON Schema is in the OpenAPI document)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from app.store.base import Mode
+
+DocumentName = Annotated[str, StringConstraints(min_length=1, max_length=512)]
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"question": "How do I roll back a release?", "top_k": 4}],
+        },
+    )
+
+    question: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)
+    ] = Field(description="The question, 1 to 2,000 characters.")
+    top_k: int = Field(default=4, ge=1, le=20, description="How many passages to retrieve.")
+    temperature: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Sampling temperature for the Bedrock model (the extractive answerer "
+        "ignores it). Unset: the model's default.",
+    )
+    mode: Mode = Field(
+        default="hybrid",
+        description="`hybrid` fuses dense and BM25 results (RRF); `dense` or `sparse` use one.",
+    )
+    documents: list[DocumentName] | None = Field(
+        default=None,
+        max_length=100,
+        description="Only search these documents (names as listed by /collectioninfo).",
+    )
+
+
+class Source(BaseModel):
+    document: str
+    page: int | None = Field(description="1-based page for PDFs, null otherwise.")
+    chunk: int
+    score: float
+    snippet: str = Field(description="The start of the passage, at most ~300 characters.")
+
+
+class Usage(BaseModel):
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+
+
+class Timings(BaseModel):
+    retrieve: float
+    generate: float
+    total: float
+
+
+class AskResponse(BaseModel):
+    answer: str
+    sources: list[Source] = Field(description="The passages the answer cites as [1], [2], ...")
+    model: str = Field(description='"extractive" or the Bedrock model id.')
+    usage: Usage | None = Field(description="Token counts when the model reports them.")
+    timings_ms: Timings
+    request_id: str
+
+
+class ErrorResponse(BaseModel):
+    error: str = Field(description="What went wrong and, where there is one, what to do next.")
+    request_id: str
+
+
+class FieldError(BaseModel):
+    field: str
+    reason: str
+
+
+class ValidationErrorResponse(ErrorResponse):
+    fields: list[FieldError]
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Ready(BaseModel):
+    status: Literal["ready"] = "ready"
+    points: int
+
+
+class NotReady(BaseModel):
+    status: Literal["not ready"] = "not ready"
+    reason: str
+    request_id: str
+
+
+class CollectionDetails(BaseModel):
+    name: str
+    points: int
+    documents: list[str]
+    dense_size: int | None = Field(description="Dense vector size; null when sparse only.")
+    sparse: str
+    extra: dict[str, str]
+
+
+class StreamDone(BaseModel):
+    """Data of the final `done` event of /ask/stream."""
+
+    stop_reason: str
+    usage: Usage | None
+    model: str
+    timings_ms: Timings
+    request_id: str

@@ -1,0 +1,268 @@
+"""Shared fixtures of tests/app. Each owner keeps a block; add yours below the others."""
+
+from __future__ import annotations
+
+# ============================================================================================
+# API (app/main.py, app/api/): the real server on loopback.
+#   live_server(app) -> LiveServer    uvicorn in a thread on 127.0.0.1, random port
+#   sample_docs                       the docs/sample folder
+#   sample_settings                   Settings on a fresh tmp store with docs/sample ingested
+#   sample_server                     one LiveServer over the sample, shared (session)
+#   ingest_sample(settings)           ingest docs/sample with the ingestion CLI's main()
+#   parse_sse(text)                   a text/event-stream body -> [(event, data), ...]
+#   fake_bedrock                      bedrock-runtime on loopback, for a real boto3 client
+# ============================================================================================
+import json
+import socket
+import struct
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from app.config import Settings
+
+SAMPLE_DOCS = Path(__file__).resolve().parents[2] / "docs" / "sample"
+
+
+class LiveServer:
+    """`uvicorn.Server` serving `app` from a thread, on a socket bound to 127.0.0.1:0."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.bind(("127.0.0.1", 0))
+        self.port = self._socket.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
+        )
+
+    def start(self) -> LiveServer:
+        self._thread.start()
+        deadline = time.monotonic() + 15
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the server did not start (see the log above)")
+            time.sleep(0.01)
+        return self
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30, **kwargs)
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(15)
+        self._socket.close()
+
+
+@pytest.fixture
+def live_server() -> Iterator[Callable[[FastAPI], LiveServer]]:
+    servers: list[LiveServer] = []
+
+    def start(app: FastAPI) -> LiveServer:
+        servers.append(LiveServer(app).start())
+        return servers[-1]
+
+    yield start
+    for server in reversed(servers):
+        server.stop()
+
+
+def _ingest_sample(settings: Settings) -> None:
+    """docs/sample into the store of `settings`, through the ingestion CLI's own main()."""
+    from app.ingest.__main__ import main
+
+    assert main([str(SAMPLE_DOCS)], settings=settings) == 0
+
+
+@pytest.fixture
+def ingest_sample() -> Callable[[Settings], None]:
+    return _ingest_sample
+
+
+@pytest.fixture
+def sample_docs() -> Path:
+    return SAMPLE_DOCS
+
+
+@pytest.fixture
+def sample_settings(tmp_path: Path) -> Settings:
+    """Settings on a fresh store in tmp_path with docs/sample ingested (extractive, no AWS).
+    Ingesting the sample takes well under a second; copying a store would take longer."""
+    settings = Settings.from_env({"QDRANT_PATH": str(tmp_path / "store")})
+    _ingest_sample(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def sample_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One server over the ingested sample for the tests that only read (most of them)."""
+    from app.main import create_app
+
+    settings = Settings.from_env({"QDRANT_PATH": str(tmp_path_factory.mktemp("sample-store"))})
+    _ingest_sample(settings)
+    server = LiveServer(create_app(settings)).start()
+    yield server
+    server.stop()
+
+
+def _parse_sse(body: str) -> list[tuple[str, dict[str, Any]]]:
+    """Parse a text/event-stream body (https://html.spec.whatwg.org/#event-stream-interpretation)."""
+    events: list[tuple[str, dict[str, Any]]] = []
+    for block in body.replace("\r\n", "\n").split("\n\n"):
+        name, data = "message", []
+        for line in block.split("\n"):
+            if line.startswith("event:"):
+                name = line[len("event:") :].strip()
+            elif line.startswith("data:"):
+                data.append(line[len("data:") :].removeprefix(" "))
+        if data:
+            events.append((name, json.loads("\n".join(data))))
+    return events
+
+
+@pytest.fixture
+def parse_sse() -> Callable[[str], list[tuple[str, dict[str, Any]]]]:
+    return _parse_sse
+
+
+def event_frame(headers: dict[str, str], payload: dict[str, Any]) -> bytes:
+    """One message of the AWS event-stream encoding (what ConverseStream sends on the wire,
+    and what botocore/eventstream.py decodes): prelude (total length, headers length, CRC),
+    headers (type 7 = string), the JSON payload, then the CRC of the whole message."""
+    encoded = b"".join(
+        bytes([len(name)])
+        + name.encode()
+        + b"\x07"
+        + struct.pack(">H", len(value))
+        + value.encode()
+        for name, value in headers.items()
+    )
+    body = json.dumps(payload).encode()
+    prelude = struct.pack(">II", 16 + len(encoded) + len(body), len(encoded))
+    message = prelude + struct.pack(">I", zlib.crc32(prelude)) + encoded + body
+    return message + struct.pack(">I", zlib.crc32(message))
+
+
+def stream_event(kind: str, payload: dict[str, Any]) -> bytes:
+    headers = {":event-type": kind, ":content-type": "application/json", ":message-type": "event"}
+    return event_frame(headers, payload)
+
+
+def stream_exception(kind: str, message: str) -> bytes:
+    headers = {
+        ":exception-type": kind,
+        ":content-type": "application/json",
+        ":message-type": "exception",
+    }
+    return event_frame(headers, {"message": message})
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Seen:
+    path: str
+    headers: dict[str, str]
+    json: dict[str, Any]
+
+
+class FakeBedrock:
+    """A loopback HTTP server speaking bedrock-runtime's wire format to a real boto3 client
+    (AWS_ENDPOINT_URL_BEDROCK_RUNTIME points the client here). It answers each request with
+    the next scripted Reply, the last one repeating, and records what it was sent."""
+
+    def __init__(self) -> None:
+        self.replies: list[Reply] = []
+        self.seen: list[Seen] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", 0))
+                raw = self.rfile.read(length)
+                fake.seen.append(Seen(self.path, dict(self.headers), json.loads(raw or b"{}")))
+                reply = fake.replies[min(len(fake.seen), len(fake.replies)) - 1]
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("content-length", str(len(reply.body)))
+                self.end_headers()
+                self.wfile.write(reply.body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+
+    event = staticmethod(stream_event)
+    exception = staticmethod(stream_exception)
+
+    def reply_stream(self, frames: list[bytes]) -> None:
+        self.replies.append(
+            Reply(200, b"".join(frames), {"content-type": "application/vnd.amazon.eventstream"})
+        )
+
+    def reply_json(self, payload: dict[str, Any]) -> None:
+        self.replies.append(
+            Reply(200, json.dumps(payload).encode(), {"content-type": "application/json"})
+        )
+
+    def reply_error(self, status: int, code: str, message: str) -> None:
+        self.replies.append(
+            Reply(
+                status,
+                json.dumps({"message": message}).encode(),
+                {
+                    "content-type": "application/json",
+                    "x-amzn-ErrorType": f"{code}:http://internal/",
+                },
+            )
+        )
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def fake_bedrock(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeBedrock]:
+    """A FakeBedrock, with the environment boto3 reads pointed at it (and at no real AWS
+    configuration or credentials)."""
+    fake = FakeBedrock()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", fake.url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    yield fake
+    fake.close()
+
+
+# ============================================================================================
+# (other owners' fixtures below this line)
+# ============================================================================================

@@ -1,0 +1,195 @@
+"""The API in Bedrock mode on a real server: answers and usage from Converse, the stream from
+ConverseStream's event-stream, and throttling (after botocore's retries) as 503 + Retry-After,
+before or in the middle of a stream."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote
+
+import boto3
+from botocore.stub import ANY, Stubber
+from fastapi import FastAPI
+
+from app.answer.bedrock import SYSTEM_PROMPT
+from app.config import Settings
+from app.main import create_app
+
+Serve = Callable[[FastAPI], Any]
+Events = Callable[[str], list[tuple[str, dict[str, Any]]]]
+MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
+QUESTION = {"question": "How do I roll back a release?", "temperature": 0.3}
+
+
+def _bedrock(settings: Settings, **extra: str | int) -> Settings:
+    update = {"AWS_REGION": "us-east-1", "BEDROCK_MODEL_ID": MODEL, "BEDROCK_MAX_ATTEMPTS": 2}
+    return settings.model_copy(update={**update, **extra})
+
+
+def test_ask_answers_with_the_model_and_reports_usage(
+    sample_settings: Settings, live_server: Serve
+) -> None:
+    client = boto3.client(
+        "bedrock-runtime",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    with Stubber(client) as stubber:
+        stubber.add_response(
+            "converse",
+            {
+                "output": {
+                    "message": {"role": "assistant", "content": [{"text": "Roll back [1]."}]}
+                },
+                "stopReason": "end_turn",
+                "usage": {"inputTokens": 500, "outputTokens": 5, "totalTokens": 505},
+                "metrics": {"latencyMs": 300},
+            },
+            {
+                "modelId": MODEL,
+                "system": [{"text": SYSTEM_PROMPT}],
+                "messages": ANY,
+                "inferenceConfig": {"maxTokens": 1024, "temperature": 0.3},
+            },
+        )
+        app = create_app(_bedrock(sample_settings), bedrock_client=client)
+        with live_server(app).client() as http:
+            response = http.post("/ask", json=QUESTION)
+        stubber.assert_no_pending_responses()
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["answer"] == "Roll back [1]."
+    assert body["model"] == MODEL
+    assert body["usage"] == {"input_tokens": 500, "output_tokens": 5, "total_tokens": 505}
+    assert body["sources"]
+
+
+def test_stream_relays_model_deltas_and_usage(
+    sample_settings: Settings, live_server: Serve, fake_bedrock: Any, parse_sse: Events
+) -> None:
+    fake_bedrock.reply_stream(
+        [
+            fake_bedrock.event("messageStart", {"role": "assistant"}),
+            fake_bedrock.event(
+                "contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "Use the "}}
+            ),
+            fake_bedrock.event(
+                "contentBlockDelta",
+                {"contentBlockIndex": 0, "delta": {"text": "rollback workflow [1]."}},
+            ),
+            fake_bedrock.event("contentBlockStop", {"contentBlockIndex": 0}),
+            fake_bedrock.event("messageStop", {"stopReason": "end_turn"}),
+            fake_bedrock.event(
+                "metadata",
+                {
+                    "usage": {"inputTokens": 640, "outputTokens": 9, "totalTokens": 649},
+                    "metrics": {"latencyMs": 500},
+                },
+            ),
+        ]
+    )
+    with live_server(create_app(_bedrock(sample_settings))).client() as http:
+        response = http.post("/ask/stream", json=QUESTION)
+
+    assert response.status_code == 200
+    events = parse_sse(response.text)
+    assert [name for name, _ in events] == ["sources", "delta", "delta", "done"]
+    assert events[1][1]["text"] + events[2][1]["text"] == "Use the rollback workflow [1]."
+    done = events[-1][1]
+    assert done["model"] == MODEL
+    assert done["usage"] == {"input_tokens": 640, "output_tokens": 9, "total_tokens": 649}
+    (sent,) = fake_bedrock.seen
+    assert unquote(sent.path) == f"/model/{MODEL}/converse-stream"
+    # The passages sent are the ones announced in the `sources` event, numbered in order.
+    prompt = sent.json["messages"][0]["content"][0]["text"]
+    for number, source in enumerate(events[0][1]["sources"], start=1):
+        assert f"[{number}] ({source['document']}" in prompt
+
+
+def test_throttled_ask_gets_503_with_retry_after_after_retries(
+    sample_settings: Settings, live_server: Serve, fake_bedrock: Any
+) -> None:
+    fake_bedrock.reply_error(429, "ThrottlingException", "Too many requests, please wait.")
+    settings = _bedrock(sample_settings, RETRY_AFTER_S=7)
+    with live_server(create_app(settings)).client() as http:
+        response = http.post("/ask", json=QUESTION)
+
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "7"
+    body = response.json()
+    assert "throttling" in body["error"]
+    assert MODEL in body["error"]
+    assert body["request_id"] == response.headers["x-request-id"]
+    assert len(fake_bedrock.seen) == settings.BEDROCK_MAX_ATTEMPTS
+
+
+def test_throttling_midway_ends_the_stream_with_an_error_event(
+    sample_settings: Settings, live_server: Serve, fake_bedrock: Any, parse_sse: Events
+) -> None:
+    fake_bedrock.reply_stream(
+        [
+            fake_bedrock.event("messageStart", {"role": "assistant"}),
+            fake_bedrock.event(
+                "contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "Use"}}
+            ),
+            fake_bedrock.exception("throttlingException", "Too many tokens, please wait."),
+        ]
+    )
+    with live_server(create_app(_bedrock(sample_settings))).client() as http:
+        response = http.post("/ask/stream", json=QUESTION)
+
+    events = parse_sse(response.text)
+    assert [name for name, _ in events] == ["sources", "delta", "error"]
+    error = events[-1][1]
+    assert error["status"] == 503
+    assert "throttling" in error["error"]
+    assert error["request_id"] == response.headers["x-request-id"]
+
+
+def test_throttled_question_embedding_gets_503_before_any_answer(
+    sample_settings: Settings, live_server: Serve, fake_bedrock: Any
+) -> None:
+    titan = "amazon.titan-embed-text-v2:0"
+    fake_bedrock.reply_error(429, "ThrottlingException", "Too many requests, please wait.")
+    settings = sample_settings.model_copy(
+        update={
+            "AWS_REGION": "us-east-1",
+            "BEDROCK_EMBEDDING_MODEL_ID": titan,
+            "BEDROCK_MAX_ATTEMPTS": 1,
+        }
+    )
+    with live_server(create_app(settings)).client() as http:
+        response = http.post("/ask/stream", json={**QUESTION, "mode": "dense"})
+
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["retry-after"] == str(settings.RETRY_AFTER_S)
+    assert titan in response.json()["error"]
+    assert {unquote(seen.path) for seen in fake_bedrock.seen} == {f"/model/{titan}/invoke"}
+
+
+def test_unexpected_failure_midway_ends_the_stream_with_a_500_error_event(
+    sample_settings: Settings, live_server: Serve, fake_bedrock: Any, parse_sse: Events
+) -> None:
+    fake_bedrock.reply_stream(
+        [
+            fake_bedrock.event(
+                "contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "Use"}}
+            ),
+            fake_bedrock.event("messageStop", {"stopReason": "end_turn"}),
+            # Token counts that are not numbers: a broken response, not an outage.
+            fake_bedrock.event("metadata", {"usage": {"inputTokens": "many"}, "metrics": {}}),
+        ]
+    )
+    with live_server(create_app(_bedrock(sample_settings))).client() as http:
+        response = http.post("/ask/stream", json=QUESTION, headers={"x-request-id": "mid-1"})
+
+    events = parse_sse(response.text)
+    assert [name for name, _ in events] == ["sources", "delta", "error"]
+    error = events[-1][1]
+    assert error["status"] == 500
+    assert "mid-1" in error["error"]
+    assert "many" not in error["error"]

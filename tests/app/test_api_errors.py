@@ -1,0 +1,242 @@
+"""Every error path of the API on a real server: each answers JSON {"error", "request_id"}
+with the status the OpenAPI document promises, and never a stack trace."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.config import Settings
+from app.logging import REQUEST_LOGGER
+from app.main import create_app
+from app.store.base import CollectionInfo, Hit, Mode, Point, Query
+
+Serve = Callable[[FastAPI], Any]
+QUESTION = {"question": "How do I roll back a release?"}
+
+
+@pytest.fixture
+def api(sample_server: Any) -> Iterator[httpx.Client]:
+    with sample_server.client() as client:
+        yield client
+
+
+def _assert_error(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    body: dict[str, Any] = response.json()
+    assert body["request_id"] == response.headers["x-request-id"]
+    assert body["error"]
+    assert "Traceback" not in response.text
+    return body
+
+
+@pytest.mark.parametrize(
+    ("payload", "field", "reason"),
+    [
+        ({}, "question", "Field required"),
+        ({"question": ""}, "question", "at least 1 character"),
+        ({"question": "   "}, "question", "at least 1 character"),
+        ({"question": "x" * 2001}, "question", "at most 2000 characters"),
+        ({**QUESTION, "top_k": 0}, "top_k", "greater than or equal to 1"),
+        ({**QUESTION, "top_k": 21}, "top_k", "less than or equal to 20"),
+        ({**QUESTION, "temperature": 1.5}, "temperature", "less than or equal to 1"),
+        ({**QUESTION, "mode": "fuzzy"}, "mode", "'hybrid', 'dense' or 'sparse'"),
+        ({**QUESTION, "documents": "rollback.md"}, "documents", "valid list"),
+        ({**QUESTION, "colour": "blue"}, "colour", "Extra inputs are not permitted"),
+    ],
+)
+def test_invalid_fields_get_422_naming_field_and_reason(
+    api: httpx.Client, payload: dict[str, Any], field: str, reason: str
+) -> None:
+    for route in ("/ask", "/ask/stream"):
+        body = _assert_error(api.post(route, json=payload), 422)
+        assert {"field": field, "reason": body["fields"][0]["reason"]} in body["fields"]
+        assert reason in body["fields"][0]["reason"]
+        assert field in body["error"]
+
+
+def test_malformed_json_gets_422_and_is_not_echoed(api: httpx.Client) -> None:
+    secret_looking = b'{"question": "sk-ABCDEF-secret", '
+    response = api.post(
+        "/ask", content=secret_looking, headers={"content-type": "application/json"}
+    )
+
+    body = _assert_error(response, 422)
+    assert body["fields"][0]["field"] == "body"
+    assert "not valid JSON" in body["error"]
+    assert "sk-ABCDEF" not in response.text
+
+
+def test_body_over_the_limit_gets_413_by_content_length(api: httpx.Client) -> None:
+    big = json.dumps({"question": "x" * (64 * 1024)})
+
+    body = _assert_error(api.post("/ask", content=big), 413)
+
+    assert "65536" in body["error"]
+
+
+def test_chunked_body_over_the_limit_gets_413(api: httpx.Client) -> None:
+    def chunks() -> Iterator[bytes]:  # no Content-Length: httpx sends it chunked
+        yield b'{"question": "'
+        for _ in range(80):
+            yield b"y" * 1024
+        yield b'"}'
+
+    response = api.post("/ask", content=chunks(), headers={"content-type": "application/json"})
+
+    assert "content-length" not in response.request.headers
+    assert _assert_error(response, 413)["error"].startswith("The request body is larger")
+
+
+def test_limit_follows_the_setting(sample_settings: Settings, live_server: Serve) -> None:
+    settings = sample_settings.model_copy(update={"MAX_BODY_BYTES": 1024})
+    with live_server(create_app(settings)).client() as client:
+        small_enough = client.post("/ask", json={"question": "roll back " * 50})
+        too_big = client.post("/ask", json={"question": "roll back " * 150})
+    assert small_enough.status_code == 200
+    assert "1024" in _assert_error(too_big, 413)["error"]
+
+
+def test_unknown_route_and_method_get_json(api: httpx.Client) -> None:
+    assert "/nope" in _assert_error(api.get("/nope"), 404)["error"]
+    _assert_error(api.get("/ask"), 405)
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts connections (the kernel's backlog) but never answers."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield int(listener.getsockname()[1])
+
+
+@pytest.mark.parametrize("port_kind", ["closed", "silent"])
+def test_store_down_gets_503_within_the_timeout(
+    port_kind: str, live_server: Serve, request: pytest.FixtureRequest
+) -> None:
+    port = _closed_port() if port_kind == "closed" else request.getfixturevalue("silent_port")
+    timeout = 0.5  # qdrant-client rounds its own up to 1 s: only our deadline can beat that
+    settings = Settings.from_env(
+        {"QDRANT_URL": f"http://127.0.0.1:{port}", "QDRANT_TIMEOUT_S": str(timeout)}
+    )
+    with live_server(create_app(settings)).client() as client:
+        started = time.monotonic()
+        ask = client.post("/ask", json=QUESTION)
+        elapsed = time.monotonic() - started
+        ready = client.get("/ready")
+        info = client.get("/collectioninfo")
+        health = client.get("/health")
+
+    body = _assert_error(ask, 503)
+    assert "vector store" in body["error"]
+    assert ask.headers["retry-after"] == str(settings.RETRY_AFTER_S)
+    # The promise is the configured timeout; allow scheduling slack, not the client's 1 s.
+    assert elapsed < timeout + 0.45
+    assert ready.status_code == 503
+    assert ready.json()["status"] == "not ready"
+    assert "unavailable" in ready.json()["reason"]
+    _assert_error(info, 503)
+    assert health.status_code == 200
+
+
+class _BrokenStore:
+    """A store whose search fails in a way no handler expects (a bug, not an outage)."""
+
+    def ensure_collection(self, *, dense_size: int | None, recreate: bool = False) -> None:
+        return None
+
+    def upsert(self, points: Sequence[Point]) -> None:
+        return None
+
+    def search(
+        self, query: Query, *, top_k: int, mode: Mode, documents: Sequence[str] | None = None
+    ) -> list[Hit]:
+        raise RuntimeError("payload for doc 'secret plans.md' is corrupt")
+
+    def info(self) -> CollectionInfo:
+        return CollectionInfo(name="documents", points=1, documents=["a.md"], dense_size=None)
+
+    def close(self) -> None:
+        return None
+
+
+def test_unexpected_failure_gets_500_without_details(live_server: Serve) -> None:
+    logger = logging.getLogger(REQUEST_LOGGER)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger.addHandler(handler)
+    try:
+        app = create_app(Settings.from_env({}), store=_BrokenStore())
+        with live_server(app).client() as client:
+            response = client.post("/ask", json=QUESTION, headers={"x-request-id": "boom-1"})
+            stream = client.post("/ask/stream", json=QUESTION)
+    finally:
+        logger.removeHandler(handler)
+
+    body = _assert_error(response, 500)
+    assert "boom-1" in body["error"]
+    assert "secret plans" not in response.text
+    _assert_error(stream, 500)
+    (line,) = [r.fields for r in records if r.fields["request_id"] == "boom-1"]  # type: ignore[attr-defined]
+    assert line["status"] == 500
+    assert line["error"] == "RuntimeError"
+    assert "secret plans" not in json.dumps(line)
+
+
+def test_invalid_settings_stop_the_process_with_one_line_and_no_secret() -> None:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "ENVIRONMENT": "prod",
+        "QDRANT_URL": "https://reader:hunter2@qdrant.internal:6333",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "import app.main"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert "QDRANT_API_KEY is missing" in result.stderr
+    assert "hunter2" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_log_lines_name_an_exception_without_its_traceback() -> None:
+    from app.logging import JsonFormatter
+
+    try:
+        raise ValueError("lifespan could not open the store")
+    except ValueError:
+        record = logging.LogRecord("uvicorn.error", logging.ERROR, "-", 1, "failed", None, None)
+        record.exc_info = sys.exc_info()
+
+    line = JsonFormatter().format(record)
+
+    assert json.loads(line)["error"] == "ValueError: lifespan could not open the store"
+    assert "Traceback" not in line
+    assert "\n" not in line

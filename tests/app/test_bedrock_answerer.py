@@ -1,0 +1,227 @@
+"""BedrockAnswerer against a real boto3 client: Converse through botocore's Stubber (request
+and response shapes validated against the service model), ConverseStream through the
+event-stream wire format served on loopback, and the errors mapped to the API's."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import unquote
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from app.answer import Delta, Done
+from app.answer.bedrock import SYSTEM_PROMPT, BedrockAnswerer, user_message
+from app.aws import bedrock_runtime
+from app.config import Settings
+from app.errors import ModelCallError, ModelThrottledError, ModelUnavailableError
+from app.store.base import Chunk, Hit
+
+MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
+PASSAGES = [
+    Hit(Chunk("rollback.md", 0, "Run the rollback workflow with the last good SHA."), 0.9),
+    Hit(Chunk("checklist.pdf", 3, "Roll back first, investigate later.", page=2), 0.5),
+]
+QUESTION = "How do I roll back?"
+
+
+@pytest.fixture
+def client() -> Any:
+    return boto3.client(
+        "bedrock-runtime",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+@pytest.fixture
+def stubber(client: Any) -> Iterator[Stubber]:
+    with Stubber(client) as stub:
+        yield stub
+        stub.assert_no_pending_responses()
+
+
+def _expected_request(temperature: float | None) -> dict[str, Any]:
+    inference: dict[str, Any] = {"maxTokens": 256}
+    if temperature is not None:
+        inference["temperature"] = temperature
+    return {
+        "modelId": MODEL,
+        "system": [{"text": SYSTEM_PROMPT}],
+        "messages": [{"role": "user", "content": [{"text": user_message(QUESTION, PASSAGES)}]}],
+        "inferenceConfig": inference,
+    }
+
+
+def _converse_response(text: str) -> dict[str, Any]:
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": 120, "outputTokens": 14, "totalTokens": 134},
+        "metrics": {"latencyMs": 420},
+    }
+
+
+def test_user_message_numbers_the_passages_with_their_origin() -> None:
+    message = user_message(QUESTION, PASSAGES)
+
+    assert "[1] (rollback.md)\nRun the rollback workflow" in message
+    assert "[2] (checklist.pdf, page 2)\nRoll back first" in message
+    assert message.endswith("Question: How do I roll back?")
+
+
+def test_system_prompt_confines_the_model_and_asks_for_citations() -> None:
+    assert "ONLY the numbered passages" in SYSTEM_PROMPT
+    assert "[n]" in SYSTEM_PROMPT
+    assert "I don't know from these documents." in SYSTEM_PROMPT
+
+
+@pytest.mark.parametrize("temperature", [0.2, None])
+def test_converse_request_and_response_shapes(
+    client: Any, stubber: Stubber, temperature: float | None
+) -> None:
+    stubber.add_response(
+        "converse",
+        _converse_response("Run the rollback workflow [1]."),
+        _expected_request(temperature),
+    )
+    answerer = BedrockAnswerer(client, model_id=MODEL, max_tokens=256)
+
+    answer = answerer.answer(QUESTION, PASSAGES, temperature=temperature)
+
+    assert answer.text == "Run the rollback workflow [1]."
+    assert answer.stop_reason == "end_turn"
+    assert answer.usage is not None
+    assert (answer.usage.input_tokens, answer.usage.output_tokens) == (120, 14)
+    assert answer.usage.total_tokens == 134
+
+
+def test_no_passages_means_no_model_call(client: Any, stubber: Stubber) -> None:
+    answerer = BedrockAnswerer(client, model_id=MODEL, max_tokens=256)
+
+    answer = answerer.answer(QUESTION, [], temperature=None)
+
+    assert answer.text == "I don't know from these documents."
+    assert list(answerer.stream(QUESTION, [], temperature=None))[-1] == Done("no_answer")
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "error"),
+    [
+        ("ThrottlingException", 429, ModelThrottledError),
+        ("ServiceUnavailableException", 503, ModelThrottledError),
+        ("AccessDeniedException", 403, ModelCallError),
+        ("ValidationException", 400, ModelCallError),
+    ],
+)
+def test_converse_errors_become_api_errors(
+    client: Any, stubber: Stubber, code: str, status: int, error: type[Exception]
+) -> None:
+    stubber.add_client_error(
+        "converse", service_error_code=code, service_message="no", http_status_code=status
+    )
+    answerer = BedrockAnswerer(client, model_id=MODEL, max_tokens=256)
+
+    with pytest.raises(error) as raised:
+        answerer.answer(QUESTION, PASSAGES, temperature=None)
+
+    assert MODEL in str(raised.value)
+    assert code in str(raised.value)
+
+
+def _stream_settings() -> Settings:
+    return Settings.from_env(
+        {"AWS_REGION": "us-east-1", "BEDROCK_MODEL_ID": MODEL, "BEDROCK_MAX_ATTEMPTS": "2"}
+    )
+
+
+def test_converse_stream_yields_deltas_then_done_with_usage(fake_bedrock: Any) -> None:
+    fake_bedrock.reply_stream(
+        [
+            fake_bedrock.event("messageStart", {"role": "assistant"}),
+            fake_bedrock.event(
+                "contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "Run "}}
+            ),
+            fake_bedrock.event(
+                "contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "it [1]."}}
+            ),
+            fake_bedrock.event("contentBlockStop", {"contentBlockIndex": 0}),
+            fake_bedrock.event("messageStop", {"stopReason": "max_tokens"}),
+            fake_bedrock.event(
+                "metadata",
+                {
+                    "usage": {"inputTokens": 99, "outputTokens": 3, "totalTokens": 102},
+                    "metrics": {"latencyMs": 80},
+                },
+            ),
+        ]
+    )
+    settings = _stream_settings()
+    answerer = BedrockAnswerer(bedrock_runtime(settings), model_id=MODEL, max_tokens=64)
+
+    events = list(answerer.stream(QUESTION, PASSAGES, temperature=0.0))
+
+    assert events[:2] == [Delta("Run "), Delta("it [1].")]
+    (done,) = events[2:]
+    assert isinstance(done, Done)
+    assert done.stop_reason == "max_tokens"
+    assert done.usage is not None
+    assert done.usage.total_tokens == 102
+    (sent,) = fake_bedrock.seen
+    assert unquote(sent.path) == f"/model/{MODEL}/converse-stream"
+    assert sent.json["inferenceConfig"] == {"maxTokens": 64, "temperature": 0.0}
+    assert sent.json["system"] == [{"text": SYSTEM_PROMPT}]
+    assert sent.json["messages"][0]["content"][0]["text"] == user_message(QUESTION, PASSAGES)
+
+
+def test_throttling_midway_through_a_stream_is_a_throttled_error(fake_bedrock: Any) -> None:
+    fake_bedrock.reply_stream(
+        [
+            fake_bedrock.event("messageStart", {"role": "assistant"}),
+            fake_bedrock.event(
+                "contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "Run"}}
+            ),
+            fake_bedrock.exception("throttlingException", "Too many tokens, please wait."),
+        ]
+    )
+    answerer = BedrockAnswerer(bedrock_runtime(_stream_settings()), model_id=MODEL, max_tokens=64)
+
+    stream = answerer.stream(QUESTION, PASSAGES, temperature=None)
+
+    assert next(stream) == Delta("Run")
+    with pytest.raises(ModelThrottledError):
+        next(stream)
+
+
+def test_throttled_calls_are_retried_by_botocore_before_failing(fake_bedrock: Any) -> None:
+    fake_bedrock.reply_error(429, "ThrottlingException", "Too many requests, please wait.")
+    settings = _stream_settings()  # BEDROCK_MAX_ATTEMPTS=2
+    answerer = BedrockAnswerer(bedrock_runtime(settings), model_id=MODEL, max_tokens=64)
+
+    with pytest.raises(ModelThrottledError):
+        answerer.answer(QUESTION, PASSAGES, temperature=None)
+
+    assert len(fake_bedrock.seen) == settings.BEDROCK_MAX_ATTEMPTS
+    # BEDROCK_MAX_ATTEMPTS counts the first call too (botocore's `total_max_attempts`).
+    assert all(unquote(seen.path) == f"/model/{MODEL}/converse" for seen in fake_bedrock.seen)
+
+
+def test_unreachable_bedrock_is_unavailable_not_a_crash(
+    fake_bedrock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", f"http://127.0.0.1:{port}")
+    settings = _stream_settings().model_copy(update={"BEDROCK_MAX_ATTEMPTS": 1})
+    answerer = BedrockAnswerer(bedrock_runtime(settings), model_id=MODEL, max_tokens=64)
+
+    with pytest.raises(ModelUnavailableError) as raised:
+        answerer.answer(QUESTION, PASSAGES, temperature=None)
+
+    assert raised.value.status_code == 503
+    assert MODEL in raised.value.message

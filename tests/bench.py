@@ -1,0 +1,469 @@
+"""`make bench`: the service's speed and size on a 20,000-chunk corpus, beside its targets.
+
+Usage:
+    python -m tests.bench [--chunks N] [--requests N] [--max-seconds S] [--starts N]
+
+What it does, all on 127.0.0.1 and in a temporary folder:
+1. ingests docs/sample, then N synthetic single-chunk texts (words drawn from docs/sample),
+   into an embedded store; ingestion chunks/s is that second part, through the pipeline's
+   own `ingest_texts`;
+2. starts `uvicorn tests.bench_app:bench_app` as a real subprocess (the service with the
+   extractive answerer, plus one bare FastAPI endpoint mounted only for the bench) three
+   times, and times process start to the first `/ready` 200;
+3. sends `/ask` and the bare endpoint the same POSTs (the labelled questions) at concurrency
+   1 and 32, each run bounded by a request count and a time limit, and prints p50/p95/p99
+   and requests/s;
+4. prints the server's peak RSS and recall@4 of the labelled questions (BM25), over
+   docs/sample alone and over the whole corpus.
+
+The bare endpoint goes through the same process, middleware and HTTP stack as `/ask`, so the
+ratio of the two is the service's own cost. Timings belong here, not in `make test`.
+
+Exit status: 0 when every target is met, 1 when one is missed, 2 when the bench could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import random
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httptools
+import httpx
+
+try:
+    import uvloop
+except ImportError:  # not on Windows; asyncio's own loop then
+    uvloop = None  # type: ignore[assignment]
+
+from app.config import Settings
+from app.evaluation import RecallResult, load_labelled, recall_at_k
+from app.ingest.__main__ import main as ingest_main
+from app.ingest.pipeline import IngestReport, ingest_texts
+from app.retrieval import build_retriever
+from app.store import open_store
+from tests.bench_app import BARE_PATH
+
+EXIT_OK = 0
+EXIT_MISSED = 1
+EXIT_FAILED = 2
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "docs" / "sample"
+ROUNDS = 3  # alternating load rounds per endpoint and concurrency
+
+
+# --- corpus ---------------------------------------------------------------------------------
+
+
+def synthetic_texts(count: int, *, seed: int = 20_000) -> list[tuple[str, str]]:
+    """`count` texts of ~1,000 characters (one chunk each at CHUNK_TOKENS=300), drawn from the
+    sample corpus's own words so that BM25 postings look like the real thing."""
+    words = sorted(
+        {w.lower() for p in SAMPLE.glob("*.md") for w in re.findall(r"[A-Za-z]{3,}", p.read_text())}
+    )
+    rng = random.Random(seed)  # noqa: S311 (a reproducible corpus, not a secret)
+    texts = []
+    for i in range(count):
+        sentences, length = [], 0
+        while length < 900:
+            sentence = " ".join(rng.choices(words, k=rng.randint(8, 20))).capitalize() + "."
+            sentences.append(sentence)
+            length += len(sentence) + 1
+        texts.append((f"synthetic/{i:05d}.txt", " ".join(sentences)))
+    return texts
+
+
+# --- load -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    latencies_ms: list[float]
+    seconds: float
+    errors: int
+
+    @property
+    def rps(self) -> float:
+        return len(self.latencies_ms) / self.seconds if self.seconds else 0.0
+
+    def __add__(self, other: Run) -> Run:
+        return Run(
+            self.latencies_ms + other.latencies_ms,
+            self.seconds + other.seconds,
+            self.errors + other.errors,
+        )
+
+    def pct(self, q: float) -> float:
+        if not self.latencies_ms:
+            return math.nan
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection that sends ready-made requests and waits for each
+    response's status, parsed by httptools (uvicorn's own parser).
+
+    Why not httpx: on this 2-core machine its async pool tops out near 250 requests/s at
+    concurrency 32, so the bench would measure the client instead of the server.
+    """
+
+    def __init__(self) -> None:
+        self._parser = httptools.HttpResponseParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._waiter: asyncio.Future[int] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self._parser.feed_data(data)
+
+    def on_message_complete(self) -> None:  # httptools callback
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(self._parser.get_status_code())
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(exc or ConnectionError("the server closed the connection"))
+
+    async def send(self, request: bytes) -> int:
+        assert self._transport is not None
+        self._waiter = asyncio.get_running_loop().create_future()
+        self._transport.write(request)
+        return await self._waiter
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
+def _requests(port: int, path: str, bodies: Sequence[dict[str, object]]) -> list[bytes]:
+    out = []
+    for item in bodies:
+        body = json.dumps(item).encode()
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        out.append(head.encode() + body)
+    return out
+
+
+async def _load(
+    port: int,
+    path: str,
+    bodies: Sequence[dict[str, object]],
+    *,
+    concurrency: int,
+    requests: int,
+    limit_s: float,
+) -> Run:
+    loop = asyncio.get_running_loop()
+    raw = _requests(port, path, bodies)
+    connections = [
+        (await loop.create_connection(_Connection, "127.0.0.1", port))[1]
+        for _ in range(concurrency)
+    ]
+    latencies: list[float] = []
+    errors = 0
+    sent = 0
+    try:
+        for i, connection in enumerate(connections):  # warm-up: open every connection
+            await connection.send(raw[i % len(raw)])
+        started = time.perf_counter()
+        deadline = started + limit_s
+
+        async def worker(connection: _Connection) -> None:
+            nonlocal sent, errors
+            while sent < requests and time.perf_counter() < deadline:
+                request = raw[sent % len(raw)]
+                sent += 1
+                t0 = time.perf_counter()
+                status = await connection.send(request)
+                if status == 200:
+                    latencies.append((time.perf_counter() - t0) * 1000)
+                else:
+                    errors += 1
+
+        await asyncio.gather(*(worker(c) for c in connections))
+        seconds = time.perf_counter() - started
+    finally:
+        for connection in connections:
+            connection.close()
+    return Run(latencies, seconds, errors)
+
+
+def load(
+    port: int,
+    path: str,
+    bodies: Sequence[dict[str, object]],
+    *,
+    concurrency: int,
+    requests: int,
+    limit_s: float,
+) -> Run:
+    """`requests` POSTs of `bodies` (in turn) from `concurrency` connections, or fewer if
+    `limit_s` runs out first. Only loopback: the port is the bench's own server."""
+    run = _load(port, path, bodies, concurrency=concurrency, requests=requests, limit_s=limit_s)
+    if uvloop is not None:
+        return uvloop.run(run)
+    return asyncio.run(run)
+
+
+# --- server ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_ready(base: str, process: subprocess.Popen[bytes], started: float) -> float:
+    """Seconds from `started` (just before the process was spawned) to the first /ready 200."""
+    with httpx.Client(timeout=2) as client:
+        while time.perf_counter() - started < 30:
+            if process.poll() is not None:
+                raise RuntimeError(f"the server exited with status {process.returncode}")
+            try:
+                if client.get(f"{base}/ready").status_code == 200:
+                    return time.perf_counter() - started
+            except httpx.TransportError:
+                pass
+            time.sleep(0.005)
+    raise RuntimeError("the server was not ready within 30 s")
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """Peak resident set size (VmHWM) of `pid`, from Linux's /proc; None elsewhere."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+    return int(match.group(1)) / 1024 if match else None
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def line(name: str, value: str, target: str = "", ok: bool | None = None) -> str:
+    verdict = "" if ok is None else ("PASS" if ok else "MISS")
+    return f"  {name:<36} {value:<30} {target:<10} {verdict}".rstrip()
+
+
+def describe(run: Run) -> str:
+    text = f"p50 {run.pct(50):6.2f}  p95 {run.pct(95):6.2f}  p99 {run.pct(99):6.2f} ms"
+    text += f"  {run.rps:7.0f} req/s  ({len(run.latencies_ms)} requests"
+    return text + (f", {run.errors} errors)" if run.errors else ")")
+
+
+def recall(settings: Settings) -> RecallResult:
+    """recall@4 of the labelled questions (BM25, the offline path) on the store of `settings`."""
+    store = open_store(settings)
+    try:
+        return recall_at_k(build_retriever(settings, store), load_labelled(), k=4, mode="sparse")
+    finally:
+        store.close()
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    port: int
+    ready_s: float
+
+
+def start_server(store_path: Path, log: Path) -> Server:
+    """`uvicorn tests.bench_app:bench_app` as its own process; returns once /ready answers 200."""
+    port = free_port()
+    env = {**os.environ, "QDRANT_PATH": str(store_path)}
+    for name in ("QDRANT_URL", "BEDROCK_MODEL_ID", "BEDROCK_EMBEDDING_MODEL_ID"):
+        env.pop(name, None)  # the embedded store and the extractive answerer, always
+    command = [
+        sys.executable, "-m", "uvicorn", "tests.bench_app:bench_app", "--factory",
+        "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+    ]  # fmt: skip
+    with log.open("ab") as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
+    try:
+        ready_s = wait_ready(f"http://127.0.0.1:{port}", process, started)
+    except BaseException:
+        stop(process)
+        raise
+    return Server(process, port, ready_s)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def measure(args: argparse.Namespace, tmp: Path) -> int:
+    sample_settings = Settings.from_env({"QDRANT_PATH": str(tmp / "sample")})
+    settings = Settings.from_env({"QDRANT_PATH": str(tmp / "corpus")})
+    for target in (sample_settings, settings):
+        if ingest_main([str(SAMPLE)], settings=target) != 0:
+            print("bench: ingesting docs/sample failed (see above)", file=sys.stderr)
+            return EXIT_FAILED
+    recall_sample = recall(sample_settings)
+
+    print(f"bench: adding {args.chunks} synthetic chunks", flush=True)
+    store = open_store(settings)
+    try:
+        ingested = ingest_texts(store, synthetic_texts(args.chunks), settings)
+        points = store.info().points
+    finally:
+        store.close()
+    recall_corpus = recall(settings)
+
+    log = tmp / "server.log"
+    try:
+        starts = []
+        for _ in range(args.starts - 1):  # start-up is short and noisy: time a few, keep the median
+            server = start_server(settings.QDRANT_PATH, log)
+            starts.append(server.ready_s)
+            stop(server.process)
+        server = start_server(settings.QDRANT_PATH, log)
+        starts.append(server.ready_s)
+    except RuntimeError as exc:
+        print(f"bench: {exc}; the server's log:\n{log.read_text()[-3000:]}", file=sys.stderr)
+        return EXIT_FAILED
+    print("bench: server ready; sending requests", flush=True)
+    runs: dict[tuple[str, int], Run] = {}
+    try:
+        bodies = [{"question": q.question, "top_k": 4} for q in load_labelled()]
+        # Rounds alternate the two endpoints, so that whatever else the machine is doing
+        # weighs on both alike; each (endpoint, concurrency) adds up its rounds.
+        for _ in range(ROUNDS):
+            for concurrency, count in ((1, args.requests // 4), (32, args.requests)):
+                for path in (BARE_PATH, "/ask"):
+                    run = load(
+                        server.port,
+                        path,
+                        bodies,
+                        concurrency=concurrency,
+                        requests=max(1, count // ROUNDS),
+                        limit_s=args.max_seconds / ROUNDS,
+                    )
+                    key = (path, concurrency)
+                    runs[key] = runs[key] + run if key in runs else run
+        rss = peak_rss_mb(server.process.pid)
+    finally:
+        stop(server.process)
+
+    return report(
+        points=points,
+        ingested=ingested,
+        starts=starts,
+        rss=rss,
+        runs=runs,
+        recalls={"docs/sample only": recall_sample, f"{points}-point corpus": recall_corpus},
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.bench",
+        description="Latency, throughput, ingestion rate, start-up time, memory and recall@4.",
+    )
+    parser.add_argument("--chunks", type=int, default=20_000, help="synthetic chunks (20000)")
+    parser.add_argument(
+        "--requests", type=int, default=4_000, help="requests per run at concurrency 32 (4000)"
+    )
+    parser.add_argument(
+        "--max-seconds", type=float, default=15.0, help="time limit of each load run (15)"
+    )
+    parser.add_argument(
+        "--starts", type=int, default=3, help="server start-ups to time, median kept (3)"
+    )
+    args = parser.parse_args(argv)
+    if min(args.chunks, args.requests, args.starts) < 1 or args.max_seconds <= 0:
+        parser.error("--chunks, --requests, --starts and --max-seconds must be positive")
+    load1, _, _ = os.getloadavg()
+    print(f"bench: {os.cpu_count()} CPUs, load average {load1:.1f} (other work skews the numbers)")
+    with tempfile.TemporaryDirectory(prefix="qa-bench-") as tmp:
+        return measure(args, Path(tmp))
+
+
+def report(
+    *,
+    points: int,
+    ingested: IngestReport,
+    starts: list[float],
+    rss: float | None,
+    runs: dict[tuple[str, int], Run],
+    recalls: dict[str, RecallResult],
+) -> int:
+    ask1, bare1 = runs["/ask", 1], runs[BARE_PATH, 1]
+    ask32, bare32 = runs["/ask", 32], runs[BARE_PATH, 32]
+    overhead = ask1.pct(50) - bare1.pct(50)
+    share = ask32.rps / bare32.rps if bare32.rps else 0.0
+    ready = statistics.median(starts)
+    results: list[bool] = []
+
+    def target(ok: bool) -> bool:
+        results.append(ok)
+        return ok
+
+    each = ", ".join(f"{s:.2f}" for s in starts)
+    out = [
+        f"\nqa-service bench: {points} points in the embedded store, extractive answerer",
+        line(
+            "ingestion",
+            f"{ingested.chunks_per_second:,.0f} chunks/s ({ingested.chunks} in "
+            f"{ingested.seconds:.1f} s)",
+        ),
+        line("/ask  c=1", describe(ask1)),
+        line("bare  c=1", describe(bare1)),
+        line("/ask  c=32", describe(ask32)),
+        line("bare  c=32", describe(bare32)),
+        "",
+        line("/ask p50 - bare p50, c=1", f"{overhead:+.2f} ms", "<= 5 ms", target(overhead <= 5)),
+        line("/ask rps / bare rps, c=32", f"{share:.1%}", ">= 30 %", target(share >= 0.30)),
+        line("start to /ready (median)", f"{ready:.2f} s ({each})", "< 2 s", target(ready < 2)),
+    ]
+    if rss is None:
+        out.append(line("peak RSS of the server", "n/a (no /proc here)"))
+    else:
+        out.append(line("peak RSS of the server", f"{rss:.0f} MB", "< 400 MB", target(rss < 400)))
+    for corpus, result in recalls.items():
+        out.append(
+            line(
+                f"recall@4, BM25 ({corpus})",
+                f"{result.recall:.2f} ({result.found}/{result.total})",
+                ">= 0.80",
+                target(result.recall >= 0.8),
+            )
+        )
+    print("\n".join(out))
+    errors = sum(run.errors for run in runs.values())
+    if errors:
+        print(f"\nbench: {errors} requests did not answer 200", file=sys.stderr)
+    return EXIT_OK if all(results) and not errors else EXIT_MISSED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
