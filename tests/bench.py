@@ -41,7 +41,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httptools
-import httpx
 
 try:
     import uvloop
@@ -55,6 +54,7 @@ from app.ingest.pipeline import IngestReport, ingest_texts
 from app.retrieval import build_retriever
 from app.store import open_store
 from tests.bench_app import BARE_PATH
+from tests.servers import free_port, wait_until_answers
 
 EXIT_OK = 0
 EXIT_MISSED = 1
@@ -227,28 +227,10 @@ def load(
 # --- server ---------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def wait_ready(base: str, process: subprocess.Popen[bytes], started: float) -> float:
     """Seconds from `started` (just before the process was spawned) to the first /ready 200."""
-    with httpx.Client(timeout=2) as client:
-        while time.perf_counter() - started < 30:
-            if process.poll() is not None:
-                raise RuntimeError(f"the server exited with status {process.returncode}")
-            try:
-                if client.get(f"{base}/ready").status_code == 200:
-                    return time.perf_counter() - started
-            except httpx.TransportError:
-                pass
-            time.sleep(0.005)
-    raise RuntimeError("the server was not ready within 30 s")
+    wait_until_answers(f"{base}/ready", process, timeout=30, status=200, interval=0.005)
+    return time.perf_counter() - started
 
 
 def peak_rss_mb(pid: int) -> float | None:

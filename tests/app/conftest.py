@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # ============================================================================================
-# API (app/main.py, app/api/): the real server on loopback.
+# API (app/main.py, app/api/): the real server on loopback (the plumbing: tests/servers.py).
 #   live_server(app) -> LiveServer    uvicorn in a thread on 127.0.0.1, random port
 #   sample_docs                       the docs/sample folder
 #   sample_settings                   Settings on a fresh tmp store with docs/sample ingested
@@ -13,58 +13,30 @@ from __future__ import annotations
 #   fake_bedrock                      bedrock-runtime on loopback, for a real boto3 client
 # ============================================================================================
 import json
-import socket
 import struct
-import threading
-import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from app.config import Settings
-
-SAMPLE_DOCS = Path(__file__).resolve().parents[2] / "docs" / "sample"
-
-
-class LiveServer:
-    """`uvicorn.Server` serving `app` from a thread, on a socket bound to 127.0.0.1:0."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.bind(("127.0.0.1", 0))
-        self.port = self._socket.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
-        )
-
-    def start(self) -> LiveServer:
-        self._thread.start()
-        deadline = time.monotonic() + 15
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the server did not start (see the log above)")
-            time.sleep(0.01)
-        return self
-
-    def client(self, **kwargs: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30, **kwargs)
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(15)
-        self._socket.close()
+from tests.servers import (
+    SAMPLE_DOCS,
+    HTTPServerThread,
+    LiveServer,
+    QuietHandler,
+    serve,
+)
+from tests.servers import (
+    ingest_sample as _ingest_sample,
+)
+from tests.servers import (
+    sample_settings as _sample_settings,
+)
 
 
 @pytest.fixture
@@ -80,13 +52,6 @@ def live_server() -> Iterator[Callable[[FastAPI], LiveServer]]:
         server.stop()
 
 
-def _ingest_sample(settings: Settings) -> None:
-    """docs/sample into the store of `settings`, through the ingestion CLI's own main()."""
-    from app.ingest.__main__ import main
-
-    assert main([str(SAMPLE_DOCS)], settings=settings) == 0
-
-
 @pytest.fixture
 def ingest_sample() -> Callable[[Settings], None]:
     return _ingest_sample
@@ -99,11 +64,8 @@ def sample_docs() -> Path:
 
 @pytest.fixture
 def sample_settings(tmp_path: Path) -> Settings:
-    """Settings on a fresh store in tmp_path with docs/sample ingested (extractive, no AWS).
-    Ingesting the sample takes well under a second; copying a store would take longer."""
-    settings = Settings.from_env({"QDRANT_PATH": str(tmp_path / "store")})
-    _ingest_sample(settings)
-    return settings
+    """Settings on a fresh store in tmp_path with docs/sample ingested (extractive, no AWS)."""
+    return _sample_settings(tmp_path / "store")
 
 
 @pytest.fixture(scope="session")
@@ -111,11 +73,9 @@ def sample_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServ
     """One server over the ingested sample for the tests that only read (most of them)."""
     from app.main import create_app
 
-    settings = Settings.from_env({"QDRANT_PATH": str(tmp_path_factory.mktemp("sample-store"))})
-    _ingest_sample(settings)
-    server = LiveServer(create_app(settings)).start()
-    yield server
-    server.stop()
+    settings = _sample_settings(tmp_path_factory.mktemp("sample-store"))
+    with serve(create_app(settings)) as server:
+        yield server
 
 
 def _parse_sse(body: str) -> list[tuple[str, dict[str, Any]]]:
@@ -194,28 +154,14 @@ class FakeBedrock:
         self.seen: list[Seen] = []
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("content-length", 0))
-                raw = self.rfile.read(length)
-                fake.seen.append(Seen(self.path, dict(self.headers), json.loads(raw or b"{}")))
+        class Handler(QuietHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                fake.seen.append(Seen(self.path, dict(self.headers), self.read_json()))
                 reply = fake.replies[min(len(fake.seen), len(fake.replies)) - 1]
-                self.send_response(reply.status)
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.send_header("content-length", str(len(reply.body)))
-                self.end_headers()
-                self.wfile.write(reply.body)
+                self.reply(reply.status, reply.body, reply.headers)
 
-            def log_message(self, format: str, *args: Any) -> None:
-                return None
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._server = HTTPServerThread(Handler)
+        self.url = self._server.url
 
     event = staticmethod(stream_event)
     exception = staticmethod(stream_exception)
@@ -243,8 +189,7 @@ class FakeBedrock:
         )
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.close()
 
 
 @pytest.fixture

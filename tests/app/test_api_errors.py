@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from app.config import Settings
 from app.logging import REQUEST_LOGGER
 from app.main import create_app
 from app.store.base import CollectionInfo, Hit, Mode, Point, Query
+from tests.servers import free_port, silent_port
 
 Serve = Callable[[FastAPI], Any]
 QUESTION = {"question": "How do I roll back a release?"}
@@ -115,26 +115,17 @@ def test_unknown_route_and_method_get_json(api: httpx.Client) -> None:
     _assert_error(api.get("/ask"), 405)
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-def silent_port() -> Iterator[int]:
-    """A port that accepts connections (the kernel's backlog) but never answers."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(16)
-        yield int(listener.getsockname()[1])
+@pytest.fixture(name="silent_port")
+def _silent_port() -> Iterator[int]:
+    with silent_port() as port:
+        yield port
 
 
 @pytest.mark.parametrize("port_kind", ["closed", "silent"])
 def test_store_down_gets_503_within_the_timeout(
     port_kind: str, live_server: Serve, request: pytest.FixtureRequest
 ) -> None:
-    port = _closed_port() if port_kind == "closed" else request.getfixturevalue("silent_port")
+    port = free_port() if port_kind == "closed" else request.getfixturevalue("silent_port")
     timeout = 0.5  # qdrant-client rounds its own up to 1 s: only our deadline can beat that
     settings = Settings.from_env(
         {"QDRANT_URL": f"http://127.0.0.1:{port}", "QDRANT_TIMEOUT_S": str(timeout)}

@@ -4,7 +4,6 @@ event-stream wire format served on loopback, and the errors mapped to the API's.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote
@@ -19,6 +18,7 @@ from app.aws import bedrock_runtime
 from app.config import Settings
 from app.errors import ModelCallError, ModelThrottledError, ModelUnavailableError
 from app.store.base import Chunk, Hit
+from tests.servers import free_port
 
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 PASSAGES = [
@@ -213,9 +213,7 @@ def test_throttled_calls_are_retried_by_botocore_before_failing(fake_bedrock: An
 def test_unreachable_bedrock_is_unavailable_not_a_crash(
     fake_bedrock: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # a port nobody listens on
     monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", f"http://127.0.0.1:{port}")
     settings = _stream_settings().model_copy(update={"BEDROCK_MAX_ATTEMPTS": 1})
     answerer = BedrockAnswerer(bedrock_runtime(settings), model_id=MODEL, max_tokens=64)

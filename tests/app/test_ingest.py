@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import socket
 import struct
 import subprocess
 import sys
@@ -23,8 +22,7 @@ from app.ingest.readers import read_document
 from app.retrieval import Retriever
 from app.store import EmbeddedStore, Point, VectorStore, open_store
 from tests.app.pdfs import SAMPLE_PAGES, SAMPLE_PDF, make_pdf
-
-SAMPLE_DOCS = Path(__file__).resolve().parents[2] / "docs" / "sample"
+from tests.servers import SAMPLE_DOCS, free_port
 
 
 @pytest.fixture
@@ -357,9 +355,7 @@ def test_invalid_settings_are_one_sentence_and_exit_2(
 def test_an_unreachable_embedding_model_exits_3_with_the_model_named(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with socket.socket() as s:  # a loopback port nobody listens on: refused at once
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # a loopback port nobody listens on: refused at once
     monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", f"http://127.0.0.1:{port}")
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")

@@ -13,28 +13,24 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import threading
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, expect, sync_playwright
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
-from starlette.types import ASGIApp
 
 from app.config import Settings
-from app.ingest.__main__ import main as ingest_main
 from app.main import create_app
+from tests.servers import free_port, sample_settings, serve
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -45,7 +41,6 @@ if not CHROMIUM.exists():
 
 pytestmark = pytest.mark.browser
 
-SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "sample"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -61,33 +56,6 @@ STAGE = "/prod"
 
 
 # --- servers ------------------------------------------------------------------------------
-
-
-@contextmanager
-def serve(app: ASGIApp) -> Iterator[str]:
-    """Run `app` under a real uvicorn on 127.0.0.1 and a free port; yield its base URL.
-
-    Like conftest's `live_server`, but usable by module-scoped fixtures and for the gateway
-    (a Starlette app): one server per module keeps the browser tests fast.
-    """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        for _ in range(200):
-            if server.started or not thread.is_alive():
-                break
-            threading.Event().wait(0.025)
-        assert server.started, "uvicorn did not start"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 @dataclass
@@ -143,37 +111,27 @@ def gateway_app(upstream: str, record: Gateway) -> Starlette:
 
 
 @pytest.fixture(scope="module")
-def store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("qdrant")
-    settings = Settings.from_env({"QDRANT_PATH": str(path)})
-    assert ingest_main([str(SAMPLE)], settings=settings) == 0
-    return path
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    settings = sample_settings(tmp_path_factory.mktemp("qdrant"))
+    with serve(create_app(settings)) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="module")
-def base_url(store_path: Path) -> Iterator[str]:
-    with serve(create_app(Settings.from_env({"QDRANT_PATH": str(store_path)}))) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def down_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def down_url() -> Iterator[str]:
     """The real app pointed at a Qdrant server that is down (a closed port on loopback)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
     settings = Settings.from_env(
-        {"QDRANT_URL": f"http://127.0.0.1:{closed_port}", "QDRANT_TIMEOUT_S": "1"}
+        {"QDRANT_URL": f"http://127.0.0.1:{free_port()}", "QDRANT_TIMEOUT_S": "1"}
     )
-    with serve(create_app(settings)) as url:
-        yield url
+    with serve(create_app(settings)) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="module")
 def gateway(base_url: str) -> Iterator[tuple[str, Gateway]]:
     record = Gateway()
-    with serve(gateway_app(base_url, record)) as url:
-        yield url, record
+    with serve(gateway_app(base_url, record)) as server:
+        yield server.url, record
 
 
 # --- browser ------------------------------------------------------------------------------

@@ -4,23 +4,18 @@ labelled set of questions, each with the document that answers it."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from app.config import Settings
 from app.evaluation import load_labelled, recall_at_k
-from app.ingest.__main__ import main
 from app.retrieval import Retriever, build_retriever
 from app.store import open_store
-
-SAMPLE_DOCS = Path(__file__).resolve().parents[2] / "docs" / "sample"
+from tests.servers import SAMPLE_DOCS, sample_settings
 
 
 @pytest.fixture(scope="module")
 def retriever(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Retriever]:
-    settings = Settings.from_env({"QDRANT_PATH": str(tmp_path_factory.mktemp("quality"))})
-    assert main([str(SAMPLE_DOCS)], settings=settings) == 0
+    settings = sample_settings(tmp_path_factory.mktemp("quality"))
     store = open_store(settings)
     yield build_retriever(settings, store)
     store.close()

@@ -4,11 +4,8 @@ path (qdrant-client against QdrantClient(":memory:"), the same client API as a c
 from __future__ import annotations
 
 import itertools
-import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -29,6 +26,7 @@ from app.store import (
     VectorStore,
     open_store,
 )
+from tests.servers import HTTPServerThread, QuietHandler, free_port, silent_port
 
 # Local mode says payload indexes do nothing there; the server path still creates them.
 # The loopback stand-ins speak plain HTTP, which qdrant-client warns about when given a key.
@@ -207,9 +205,7 @@ def test_embedded_store_in_use_elsewhere_is_unavailable_with_a_reason(tmp_path: 
 
 
 def test_unreachable_server_is_unavailable_quickly() -> None:
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # a port nobody listens on
     settings = Settings.from_env(
         {"QDRANT_URL": f"http://127.0.0.1:{port}", "QDRANT_TIMEOUT_S": "1"}
     )
@@ -221,10 +217,8 @@ def test_unreachable_server_is_unavailable_quickly() -> None:
 
 
 def test_server_that_never_answers_is_unavailable_within_the_timeout() -> None:
-    with socket.socket() as silent:  # accepts connections, never answers
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(4)
-        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    with silent_port() as port:  # accepts connections, never answers
+        url = f"http://127.0.0.1:{port}"
         store = open_store(Settings.from_env({"QDRANT_URL": url, "QDRANT_TIMEOUT_S": "1"}))
         started = time.monotonic()
         with pytest.raises(StoreUnavailable, match="ReadTimeout"):
@@ -233,26 +227,16 @@ def test_server_that_never_answers_is_unavailable_within_the_timeout() -> None:
         store.close()
 
 
-class _Refuses(BaseHTTPRequestHandler):
+class _Refuses(QuietHandler):
     """A Qdrant that rejects the API key, as after a botched key rotation."""
 
-    def do_GET(self) -> None:
-        self.send_response(401)
-        self.send_header("content-type", "application/json")
-        self.end_headers()
-        self.wfile.write(b'{"status": {"error": "Invalid api-key"}}')
-
-    def log_message(self, *args: object) -> None:
-        pass
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.reply_json(401, {"status": {"error": "Invalid api-key"}})
 
 
 def test_a_rejected_api_key_is_unavailable_with_a_hint_and_no_key() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Refuses)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
-        settings = Settings.from_env({"QDRANT_URL": url, "QDRANT_API_KEY": "old-key-4f2a"})
+    with HTTPServerThread(_Refuses) as server:
+        settings = Settings.from_env({"QDRANT_URL": server.url, "QDRANT_API_KEY": "old-key-4f2a"})
         store = open_store(settings)
         with pytest.raises(StoreUnavailable) as caught:
             store.info()
@@ -260,9 +244,6 @@ def test_a_rejected_api_key_is_unavailable_with_a_hint_and_no_key() -> None:
         assert "check QDRANT_API_KEY" in str(caught.value)
         assert "old-key-4f2a" not in str(caught.value)
         store.close()
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_open_store_defaults_to_embedded_at_qdrant_path(tmp_path: Path) -> None:

@@ -9,11 +9,8 @@ like the seconds right after a rollout.
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 from dataclasses import dataclass, field
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -77,25 +74,3 @@ def build(behaviour: Behaviour, stage: str) -> Starlette:
         Route("/ask", ask, methods=["POST"]),
     ]
     return Starlette(routes=[Mount(stage, routes=routes)] if stage else routes)
-
-
-class Server:
-    """uvicorn in a thread on 127.0.0.1."""
-
-    def __init__(self, app: Starlette) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        while not self.server.started:
-            self.thread.join(0.02)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(5)

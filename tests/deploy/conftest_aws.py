@@ -13,10 +13,8 @@ from __future__ import annotations
 import functools
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +23,9 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from _fake_gateway import Behaviour, Server, build
+from _fake_gateway import Behaviour, build
+
+from tests.servers import free_port, serve, wait_until_answers
 
 REGION = "eu-west-1"
 CLUSTER = "qa-service-dev"
@@ -37,12 +37,6 @@ NEXT_SHA = "b" * 40
 SHIPPED_SHA = "c" * 40
 SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret"
 HERE = Path(__file__).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -75,17 +69,12 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer
             stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{url}/moto-api/", timeout=1)
-            break
-        except httpx.HTTPError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                process.wait()
-                pytest.fail(f"moto_server did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.1)
+    try:
+        wait_until_answers(f"{url}/moto-api/", process, timeout=30)
+    except RuntimeError as exc:
+        process.kill()
+        process.wait()
+        pytest.fail(f"moto_server did not start ({exc}): {log.read_text()[-2000:]}")
     try:
         yield MotoServer(url=url, crashing_images=crashing)
     finally:
@@ -351,8 +340,8 @@ class Gateway:
 @pytest.fixture(scope="session")
 def _gateway_server() -> Iterator[tuple[str, Behaviour]]:
     behaviour = Behaviour()
-    with Server(build(behaviour, "/dev")) as server:
-        yield f"http://127.0.0.1:{server.port}/dev", behaviour
+    with serve(build(behaviour, "/dev")) as server:
+        yield f"{server.url}/dev", behaviour
 
 
 @pytest.fixture

@@ -8,15 +8,14 @@ over 65,536 characters with 422, a wrong token with 401, and every write with 40
 
 from __future__ import annotations
 
-import json
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.servers import HTTPServerThread, QuietHandler
 
 TOKEN = "ghs_faketoken0123456789abcdefghijklmnopqrstu"  # not a real token: the fake's own
 REPO = "acme/qa-service"
@@ -74,37 +73,20 @@ class FakeGitHub:
         return [r for r in self.requests if r[0] != "GET"]
 
 
-def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
+def _handler(fake: FakeGitHub) -> type[QuietHandler]:
     prefix = f"/repos/{REPO}"
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *_: Any) -> None:  # keep pytest output clean
-            pass
-
-        def _reply(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _body(self) -> dict[str, Any]:
-            length = int(self.headers.get("Content-Length", "0"))
-            return json.loads(self.rfile.read(length) or b"{}")
-
+    class Handler(QuietHandler):
         def _guard(self) -> bool:
             fake.requests.append((self.command, self.path))
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                self._reply(401, {"message": "Bad credentials"})
+                self.reply_json(401, {"message": "Bad credentials"})
                 return False
             if fake.fail_with:
-                self._reply(fake.fail_with, {"message": "Server Error"})
+                self.reply_json(fake.fail_with, {"message": "Server Error"})
                 return False
             if self.command != "GET" and fake.read_only:
-                self._reply(403, {"message": "Resource not accessible by integration"})
+                self.reply_json(403, {"message": "Resource not accessible by integration"})
                 return False
             return True
 
@@ -121,9 +103,9 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 if "state" in query:
                     nxt += f"&state={query['state']}"
                 headers["Link"] = f'<{nxt}>; rel="next"'
-            self._reply(200, chunk, headers)
+            self.reply_json(200, chunk, headers)
 
-        def do_GET(self) -> None:
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
             if not self._guard():
                 return
             path = urlsplit(self.path).path
@@ -134,57 +116,56 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 state = query.get("state", ["open"])[0]
                 self._page([i for i in fake.issues.values() if i["state"] == state])
             else:
-                self._reply(404, {"message": "Not Found"})
+                self.reply_json(404, {"message": "Not Found"})
 
-        def do_POST(self) -> None:
+        def _write(self) -> tuple[str, dict[str, Any]] | None:
+            """The path and JSON body of a write GitHub accepts; None once it answered a refusal."""
             if not self._guard():
-                return
-            path = urlsplit(self.path).path
-            body = self._body()
+                return None
+            body = self.read_json()
             if len(body.get("body") or "") > MAX_BODY:
-                self._reply(422, {"message": "Body is too long (maximum is 65536 characters)"})
-            elif m := re.fullmatch(rf"{prefix}/issues/(\d+)/comments", path):
-                self._reply(201, fake.add_comment(int(m[1]), body["body"], user="github-actions"))
+                self.reply_json(422, {"message": "Body is too long (maximum is 65536 characters)"})
+                return None
+            return urlsplit(self.path).path, body
+
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            if (write := self._write()) is None:
+                return
+            path, body = write
+            if m := re.fullmatch(rf"{prefix}/issues/(\d+)/comments", path):
+                self.reply_json(
+                    201, fake.add_comment(int(m[1]), body["body"], user="github-actions")
+                )
             elif path == f"{prefix}/issues":
                 number = fake.add_issue(body["body"])
                 fake.issues[number].update(title=body["title"], labels=body.get("labels", []))
-                self._reply(201, fake.issues[number])
+                self.reply_json(201, fake.issues[number])
             else:
-                self._reply(404, {"message": "Not Found"})
+                self.reply_json(404, {"message": "Not Found"})
 
-        def do_PATCH(self) -> None:
-            if not self._guard():
+        def do_PATCH(self) -> None:  # noqa: N802 (http.server's name)
+            if (write := self._write()) is None:
                 return
-            path = urlsplit(self.path).path
-            body = self._body()
-            if len(body.get("body") or "") > MAX_BODY:
-                self._reply(422, {"message": "Body is too long (maximum is 65536 characters)"})
-            elif (m := re.fullmatch(rf"{prefix}/issues/comments/(\d+)", path)) and int(
+            path, body = write
+            if (m := re.fullmatch(rf"{prefix}/issues/comments/(\d+)", path)) and int(
                 m[1]
             ) in fake.comments:
                 fake.comments[int(m[1])]["body"] = body["body"]
-                self._reply(200, fake.comments[int(m[1])])
+                self.reply_json(200, fake.comments[int(m[1])])
             elif (m := re.fullmatch(rf"{prefix}/issues/(\d+)", path)) and int(m[1]) in fake.issues:
                 fake.issues[int(m[1])].update(body)
-                self._reply(200, fake.issues[int(m[1])])
+                self.reply_json(200, fake.issues[int(m[1])])
             else:
-                self._reply(404, {"message": "Not Found"})
+                self.reply_json(404, {"message": "Not Found"})
 
     return Handler
 
 
 @contextmanager
 def serve(fake: FakeGitHub) -> Iterator[FakeGitHub]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with HTTPServerThread(_handler(fake)) as server:
+        fake.url = server.url
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def environ(fake: FakeGitHub, **extra: str) -> dict[str, str]:

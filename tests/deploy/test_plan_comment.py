@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import pytest
 from github_fake import TOKEN, FakeGitHub, environ, serve
 
 from deploy import plan_comment
+from tests.servers import free_port
 
 RUN_URL = "https://github.com/acme/qa-service/actions/runs/42"
 
@@ -582,9 +582,7 @@ def test_next_page_off_the_api_host_is_not_followed(
 def test_unreachable_github_exits_1_in_one_sentence(
     github: FakeGitHub, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
+    port = free_port()
     env = {**environ(github, PR_NUMBER="7"), "GITHUB_API_URL": f"http://127.0.0.1:{port}"}
     argv = ["--plan-json", str(plan_data.PLANS / plan_data.AWS), "--environment", "dev"]
 

@@ -2,64 +2,26 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from conftest_aws import SMOKE_KEY, Gateway, Stack, free_port
+from conftest_aws import SMOKE_KEY, Gateway, Stack
 
+from app.main import create_app
 from deploy import smoke
 from deploy.smoke import SmokeFailedError
-
-ROOT = Path(__file__).parents[2]
+from tests.servers import free_port, sample_settings, serve
 
 
 @pytest.fixture(scope="module")
 def real_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """uvicorn serving app.main:create_app over docs/sample, ingested with the real CLI."""
-    store = tmp_path_factory.mktemp("store") / "qdrant"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "QDRANT_", "BEDROCK_"))}
-    env.update(QDRANT_PATH=str(store), ENVIRONMENT="local", LOG_LEVEL="WARNING")
-    ingest = subprocess.run(
-        [sys.executable, "-m", "app.ingest", "docs/sample"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert ingest.returncode == 0, ingest.stderr[-2000:]
-    port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
-    log = store.parent / "service.log"  # a file, not a pipe: an unread pipe blocks the server
-    with log.open("wb") as sink:
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(f"{url}/health", timeout=1)
-            break
-        except httpx.HTTPError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                server.wait()
-                pytest.fail(f"the service did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.1)
-    try:
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+    """uvicorn serving app.main.create_app (extractive, no AWS) over docs/sample, ingested
+    through the ingestion CLI's own main()."""
+    settings = sample_settings(tmp_path_factory.mktemp("store"), LOG_LEVEL="WARNING")
+    with serve(create_app(settings)) as server:
+        yield server.url
 
 
 def test_real_service_passes(real_service: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 from workflow_files import SCRIPTS, job, step
+
+from tests.servers import free_port
 
 pytestmark = pytest.mark.skipif(
     shutil.which("bash") is None or shutil.which("jq") is None,
@@ -400,12 +401,6 @@ http.server.HTTPServer(("127.0.0.1", port), Health).serve_forever()
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _run_image(
     shell: dict[str, str], tmp_path: Path, **fake: str
 ) -> subprocess.CompletedProcess[str]:
@@ -416,7 +411,7 @@ def _run_image(
     env = shell | {
         "FAKE_SERVER": str(tmp_path / "server.py"),
         "FAKE_PID": str(tmp_path / "server.pid"),
-        "RUN_IMAGE_PORT": str(_free_port()),
+        "RUN_IMAGE_PORT": str(free_port()),
         "FAKE_USER": "10001",
         "FAKE_BODY": '{"status":"ok"}',
         **fake,
