@@ -12,6 +12,7 @@ uncaught script error.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -32,10 +33,12 @@ from app.config import Settings
 from app.main import create_app
 from tests.servers import free_port, sample_settings, serve
 
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian's chromium here (scripts/system-deps.sh); GitHub's Ubuntu runners have no chromium
+# package but ship Google Chrome, so ci.yml points CHROMIUM_PATH at it.
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 if not CHROMIUM.exists():
     pytest.skip(
-        "skipped: browser tests (/usr/bin/chromium is missing; scripts/system-deps.sh installs it)",
+        f"skipped: browser tests ({CHROMIUM} is missing; scripts/system-deps.sh installs chromium)",
         allow_module_level=True,
     )
 
