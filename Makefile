@@ -64,7 +64,7 @@ test: install system-deps ## Every check: tests, linters, IaC and workflow scann
 	$(MAKE) lint
 	$(MAKE) image-test
 
-pytest: install ## The test suite with coverage
+pytest: install tools/checkov/.venv/.synced ## The test suite with coverage (checkov's IAM action reference is test data)
 	$(RUN) pytest
 
 # Hooks whose tool is missing here are skipped by pre-commit (SKIP) and named, one line each.

@@ -29,7 +29,9 @@ locals {
         "arn:${local.partition}:iam::${local.account}:role/${var.app_name}-${env}-task-exec",
         "arn:${local.partition}:iam::${local.account}:role/${var.app_name}-${env}-task",
       ]
-      smoke_secret = "arn:${local.partition}:secretsmanager:${local.region}:${local.account}:secret:${var.app_name}/${env}/smoke-api-key-??????"
+      # modules/s3 names the bucket `<app>-<env>-documents-<account id>`.
+      documents_bucket = "arn:${local.partition}:s3:::${var.app_name}-${env}-documents-${local.account}"
+      smoke_secret     = "arn:${local.partition}:secretsmanager:${local.region}:${local.account}:secret:${var.app_name}/${env}/smoke-api-key-??????"
     }
   }
 }
@@ -302,13 +304,6 @@ resource "aws_iam_role" "apply" {
   max_session_duration = 3600
 }
 
-resource "aws_iam_role_policy_attachment" "apply" {
-  for_each = { for pair in setproduct(keys(local.envs), var.apply_role_policy_arns) : "${pair[0]} ${pair[1]}" => { env = pair[0], arn = pair[1] } }
-
-  role       = aws_iam_role.apply[each.value.env].name
-  policy_arn = each.value.arn
-}
-
 data "aws_iam_policy_document" "apply" {
   for_each = local.envs
 
@@ -354,9 +349,30 @@ data "aws_iam_policy_document" "apply" {
     resources = ["arn:${local.partition}:iam::${local.account}:role/${each.value.name}-*"]
   }
 
-  # The managed policy reaches the whole account; this keeps each environment's apply role
-  # off whatever carries another Environment tag (the other environment, and this
-  # bootstrap's "shared" resources), except the state it must read and write.
+  # ECS, Elastic Load Balancing, Application Auto Scaling and WAF logging create their
+  # service-linked role on first use, with the caller's permissions.
+  statement {
+    sid       = "CreateServiceLinkedRoles"
+    actions   = ["iam:CreateServiceLinkedRole"]
+    resources = ["arn:${local.partition}:iam::${local.account}:role/aws-service-role/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:AWSServiceName"
+      values = [
+        "ecs.amazonaws.com",
+        "ecs.application-autoscaling.amazonaws.com",
+        "elasticloadbalancing.amazonaws.com",
+        "wafv2.amazonaws.com",
+      ]
+    }
+  }
+
+  # Some statements of the managed policies (apply_permissions.tf) are scoped to this
+  # Region rather than to this environment, because AWS picks the IDs (API Gateway, scalable
+  # targets); this keeps each environment's apply role off whatever carries another
+  # Environment tag (the other environment, and this bootstrap's "shared" resources),
+  # except the state it must read and write.
   statement {
     sid    = "NotOtherEnvironmentsResources"
     effect = "Deny"

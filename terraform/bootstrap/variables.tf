@@ -42,12 +42,6 @@ variable "create_github_oidc_provider" {
   default     = true
 }
 
-variable "apply_role_policy_arns" {
-  description = "Managed policies of the apply roles besides the scoped IAM statements. PowerUserAccess covers every non-IAM service the stack creates; replace it with your organisation's boundary if you have one."
-  type        = list(string)
-  default     = ["arn:aws:iam::aws:policy/PowerUserAccess"]
-}
-
 variable "state_noncurrent_version_days" {
   description = "Days old versions of the state files are kept (to recover from a bad apply)."
   type        = number
