@@ -62,6 +62,7 @@ bench: install ## Print latency, throughput, ingestion rate, start-up time and m
 test: install system-deps ## Every check: tests, linters, IaC and workflow scanners, the image
 	$(MAKE) pytest
 	$(MAKE) lint
+	$(MAKE) tf-validate
 	$(MAKE) image-test
 
 pytest: install tools/checkov/.venv/.synced ## The test suite with coverage (checkov's IAM action reference is test data)
