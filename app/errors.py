@@ -115,9 +115,13 @@ async def _store_error(request: Request, exc: Exception) -> JSONResponse:
             "(or `make ingest SRC=...`), then ask again."
         )
     else:
+        # Not the store's own text: it can name internal hosts and paths. The log line has
+        # the exception type; a timeout, a refused connection or a locked embedded store all
+        # land here.
         timeout = request.app.state.settings.QDRANT_TIMEOUT_S
         message = (
-            f"The vector store is unavailable (no answer within {timeout:g} s); try again shortly."
+            "The vector store is unavailable (it refused the request or did not answer within "
+            f"{timeout:g} s); try again shortly."
         )
     return _json_error(request, 503, message, _retry_after(request))
 
