@@ -1,6 +1,6 @@
 output "state_bucket_name" {
   description = "State bucket: the GitHub variable TF_STATE_BUCKET."
-  value       = aws_s3_bucket.state.bucket
+  value       = module.state_bucket.bucket_name
 }
 
 output "state_kms_key_alias" {
@@ -28,7 +28,7 @@ output "github_variables" {
   value = {
     repository = {
       AWS_REGION        = var.aws_region
-      TF_STATE_BUCKET   = aws_s3_bucket.state.bucket
+      TF_STATE_BUCKET   = module.state_bucket.bucket_name
       AWS_PLAN_ROLE_ARN = aws_iam_role.plan.arn
     }
     environments = {

@@ -577,8 +577,8 @@ def _module_names(stack: Stack, env: str) -> dict[str, list[str]]:
     """Names the modules give the resources the apply role is scoped to, for `env`."""
     name = f"{APP}-{env}"
 
-    def arg(module: str, rtype: str, rname: str, key: str) -> str:
-        value = str(stack.scope(module).config.resource(rtype, rname)[key])
+    def named(value: object) -> str:
+        value = str(value)
         for ref, real in {
             "${var.name}": name,
             "${var.app_name}": APP,
@@ -589,6 +589,14 @@ def _module_names(stack: Stack, env: str) -> dict[str, list[str]]:
             value = value.replace(ref, real)
         assert "${" not in value, value
         return value
+
+    def arg(module: str, rtype: str, rname: str, key: str) -> str:
+        return named(stack.scope(module).config.resource(rtype, rname)[key])
+
+    # modules/s3 names the documents bucket; modules/private_bucket creates it by that name.
+    private_bucket = stack.scope("s3", "bucket").config.resource("aws_s3_bucket", "this")
+    assert private_bucket["bucket"] == "${var.bucket}"
+    documents_bucket = named(stack.scope("s3").config.modules["bucket"]["bucket"])
 
     logs = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:"
     aliases = [
@@ -603,7 +611,7 @@ def _module_names(stack: Stack, env: str) -> dict[str, list[str]]:
             logs + arg("api_gateway", "aws_cloudwatch_log_group", "waf", "name"),
         ],
         "S3TheDocumentsBucket": [
-            "arn:aws:s3:::" + arg("s3", "aws_s3_bucket", "this", "bucket"),
+            "arn:aws:s3:::" + documents_bucket,
         ],
         "SNSThisAlarmTopic": [
             f"arn:aws:sns:{REGION}:{ACCOUNT}:" + arg("alarms", "aws_sns_topic", "this", "name"),

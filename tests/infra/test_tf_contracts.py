@@ -255,7 +255,13 @@ def test_ecr_is_immutable_scanned_encrypted_and_keeps_a_rollback_window(stack: S
 
 
 def test_documents_bucket_is_private_versioned_encrypted_and_tls_only(stack: Stack) -> None:
-    s3 = stack.scope("s3").config
+    # modules/s3 passes its own key and retention to modules/private_bucket.
+    call = stack.scope("s3").config.modules["bucket"]
+    assert call["source"] == "../private_bucket"
+    assert call["kms_key_arn"] == "${module.kms.key_arn}"
+    assert call["noncurrent_version_expiration_days"] == "${var.noncurrent_version_expiration_days}"
+    assert call["force_destroy"] == "${var.force_destroy}"
+    s3 = stack.scope("s3", "bucket").config
     pab = s3.resource("aws_s3_bucket_public_access_block", "this")
     assert all(
         pab[k] is True
@@ -271,6 +277,7 @@ def test_documents_bucket_is_private_versioned_encrypted_and_tls_only(stack: Sta
     sse = s3.resource("aws_s3_bucket_server_side_encryption_configuration", "this")
     default = blocks(blocks(sse["rule"])[0]["apply_server_side_encryption_by_default"])[0]
     assert default["sse_algorithm"] == "aws:kms"
+    assert default["kms_master_key_id"] == "${var.kms_key_arn}"
     tls = blocks(s3.data("aws_iam_policy_document", "this")["statement"])[0]
     assert tls["effect"] == "Deny"
     assert blocks(tls["condition"])[0]["variable"] == "aws:SecureTransport"

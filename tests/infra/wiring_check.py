@@ -2,14 +2,15 @@
 
 - a module call that passes a variable the module does not declare, or misses a required one;
 - a `var.`, `local.`, `module.<m>.<output>`, `data.` or resource reference to nothing;
-- a variable without a type or a description.
+- a variable without a type or a description;
+- a `moved` block whose old address is still declared or whose new address is not.
 """
 
 from __future__ import annotations
 
 import re
 
-from tfconfig import Config, strings
+from tfconfig import Config, blocks, strings
 
 META_ARGS = {"source", "version", "count", "for_each", "providers", "depends_on"}
 _REF = {
@@ -41,7 +42,9 @@ def reference_problems(cfg: Config) -> list[str]:
     data = {(t, n) for _, t, n, _ in cfg.data_sources()}
     for fname, doc in cfg.files.items():
         where = f"{cfg.rel}/{fname}"
-        for expr in (s for s in strings(doc) if "${" in s):
+        # A `moved` block names addresses of the state, not objects: moved_problems checks them.
+        exprs = strings({k: v for k, v in doc.items() if k != "moved"})
+        for expr in (s for s in exprs if "${" in s):
             problems += [
                 f"{where}: var.{n} is not declared"
                 for n in _REF["var"].findall(expr)
@@ -67,6 +70,37 @@ def reference_problems(cfg: Config) -> list[str]:
                 for t, n in _REF["resource"].findall(expr.replace("data.aws_", "data.x_"))
                 if (t, n) not in resources
             ]
+    return problems
+
+
+def declares(cfg: Config, address: str) -> bool:
+    """Whether `address` (`module.<call>....<type>.<name>`, relative to `cfg`) is declared."""
+    parts = address.split(".")
+    while parts[:1] == ["module"] and len(parts) > 2:
+        if parts[1] not in cfg.modules:
+            return False
+        cfg, parts = Config.load(cfg.module_path(parts[1])), parts[2:]
+    return len(parts) == 2 and any((t, n) == tuple(parts) for _, t, n, _ in cfg.resources())
+
+
+def moved_addresses(cfg: Config) -> list[tuple[str, str]]:
+    """(from, to) of every `moved` block of the module, relative to it."""
+    return [
+        (block["from"].strip("${}"), block["to"].strip("${}"))
+        for doc in cfg.files.values()
+        for block in blocks(doc.get("moved", []))
+    ]
+
+
+def moved_problems(cfg: Config) -> list[str]:
+    """What `terraform plan` refuses in a `moved` block (the old object still declared), and
+    the slip it accepts (a new address nothing declares: the moved object is destroyed)."""
+    problems = []
+    for old, new in moved_addresses(cfg):
+        if declares(cfg, old):
+            problems.append(f"{cfg.rel}: moved from {old}, which is still declared")
+        if not declares(cfg, new):
+            problems.append(f"{cfg.rel}: moved to {new}, which is not declared")
     return problems
 
 

@@ -1,11 +1,11 @@
 output "bucket_name" {
   description = "Name of the documents bucket."
-  value       = aws_s3_bucket.this.bucket
+  value       = module.bucket.bucket_name
 }
 
 output "bucket_arn" {
   description = "ARN of the documents bucket."
-  value       = aws_s3_bucket.this.arn
+  value       = module.bucket.bucket_arn
 }
 
 output "kms_key_arn" {
