@@ -2,7 +2,8 @@
 ask the store. The API builds one `Retriever` at start-up and calls `retrieve` per request.
 
 `hybrid` and `dense` fall back to BM25 alone when no embedding model is configured or the
-collection holds no dense vectors; `Retriever.effective_mode` tells which one ran.
+collection holds no dense vectors (ingested without one); then the question is not sent to
+Titan either. `Retriever.effective_mode` tells which one runs.
 """
 
 from __future__ import annotations
@@ -32,8 +33,14 @@ class Retriever:
         self.sparse = sparse or Bm25Encoder()
         self.dense = dense
 
+    def embeds(self, mode: Mode) -> bool:
+        """Whether a question in `mode` is sent to Titan: a model is configured, the mode uses
+        dense vectors and the collection has them. Asks the store only in the first two cases
+        (cheaply; it may raise StoreError)."""
+        return self.dense is not None and mode != "sparse" and self.store.dense_size() is not None
+
     def effective_mode(self, mode: Mode) -> Mode:
-        return mode if self.dense is not None else "sparse"
+        return mode if self.embeds(mode) else "sparse"
 
     def retrieve(
         self,

@@ -18,6 +18,7 @@ from functools import lru_cache
 
 from app.answer._base import NO_ANSWER, Answer, Delta, Done, StreamEvent
 from app.embeddings import Bm25Encoder
+from app.plaintext import inline, is_markdown, table_cells
 from app.store.base import Hit
 
 __all__ = ["ExtractiveAnswerer", "sentences"]
@@ -47,21 +48,23 @@ def _blocks(text: str) -> Iterator[str]:
                 yield " ".join(current)
             current = []
             if _TABLE_ROW.match(line):
-                # A row is one statement ("`MAX_BODY_BYTES` | `65536` | largest body"); the
-                # rule under the header row is not.
+                # A row is one statement ("`MAX_BODY_BYTES` | `65536` | largest body"), read
+                # as "a — b — c"; the rule under the header row is not.
                 if not _TABLE_RULE.match(line):
-                    yield line.strip().strip("|").strip()
+                    yield table_cells(line)
                 continue
             if not line.strip() or _HEADING.match(line) or line.lstrip().startswith("```"):
                 continue  # titles repeat the question's words but answer nothing
         current.append(line.strip())
 
 
-def sentences(text: str) -> Iterator[str]:
-    """The quotable sentences of a passage, Markdown list markers removed."""
+def sentences(text: str, *, markdown: bool = True) -> Iterator[str]:
+    """The quotable sentences of a passage, Markdown list markers removed and, in a Markdown
+    document, emphasis, backticks and link syntax too (split first: backticks and `*` help
+    find where a sentence starts)."""
     for block in _blocks(text):
         for raw in _SENTENCE_END.split(_LINE_MARKUP.sub("", block)):
-            sentence = raw.strip()
+            sentence = inline(raw).strip() if markdown else raw.strip()
             if len(sentence.split()) < _MIN_WORDS:
                 continue
             if len(sentence) > _MAX_SENTENCE_CHARS:
@@ -130,11 +133,11 @@ class ExtractiveAnswerer:
     def close(self) -> None:
         return None
 
-    def _split_uncached(self, text: str) -> _Passage:
+    def _split_uncached(self, text: str, markdown: bool) -> _Passage:
         kept: list[str] = []
         sizes: list[int] = []
         where: dict[int, list[int]] = {}
-        for position, sentence in enumerate(sentences(text)):
+        for position, sentence in enumerate(sentences(text, markdown=markdown)):
             if position == 0 and sentence[:1].islower():
                 continue  # a chunk can start mid-sentence (chunks overlap): not a quote
             terms = set(self._encoder.document(sentence).indices)
@@ -153,7 +156,7 @@ class ExtractiveAnswerer:
         least = min(2, len(wanted))
         candidates: list[_Candidate] = []
         for number, hit in enumerate(passages, start=1):
-            passage = self._split(hit.chunk.text)
+            passage = self._split(hit.chunk.text, is_markdown(hit.chunk.document))
             shared: dict[int, set[int]] = {}
             for term in wanted:
                 for index in passage.where.get(term, ()):

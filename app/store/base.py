@@ -102,4 +102,8 @@ class VectorStore(Protocol):
     def info(self) -> CollectionInfo:
         """Raises CollectionMissing when nothing has been ingested."""
 
+    def dense_size(self) -> int | None:
+        """The collection's dense vector size, None when it holds BM25 only. Cheap enough to
+        ask per query (remembered); raises CollectionMissing like `info()`."""
+
     def close(self) -> None: ...

@@ -236,6 +236,11 @@ class EmbeddedStore:
             raise self._unavailable(exc) from exc
         return [Hit(chunk=from_payload(p.payload), score=float(p.score)) for p in scored]
 
+    def dense_size(self) -> int | None:
+        # Fixed while the shard is open: it holds the lock, so no other process can recreate.
+        self._load()
+        return self._dense_size
+
     def info(self) -> CollectionInfo:
         shard = self._load()
         try:

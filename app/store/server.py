@@ -6,6 +6,7 @@ from the client become `StoreUnavailable` (network, timeout, 5xx) or `Collection
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -35,9 +36,12 @@ from app.store.base import (
     StoreUnavailable,
 )
 
-__all__ = ["ServerStore"]
+__all__ = ["DENSE_SIZE_TTL_S", "ServerStore"]
 
 T = TypeVar("T")
+# How long the collection's dense size is trusted before it is read again (one extra
+# get_collection call per interval, on whichever query comes next).
+DENSE_SIZE_TTL_S = 30.0
 
 
 def _sparse(vector: SparseVector) -> models.SparseVector:
@@ -49,7 +53,7 @@ class ServerStore:
         self.collection = collection
         self._client = client
         self._dense_size: int | None = None
-        self._dense_known = False
+        self._dense_read_at: float | None = None  # time.monotonic() of the last read
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         """Run one client call, turning its failures into the store's two errors."""
@@ -91,10 +95,16 @@ class ServerStore:
         return None
 
     def _dense(self) -> int | None:
-        if not self._dense_known:
+        # Read again now and then: another process may re-ingest with --recreate (adding or
+        # dropping dense vectors) while this one serves.
+        now = time.monotonic()
+        if self._dense_read_at is None or now - self._dense_read_at > DENSE_SIZE_TTL_S:
             self._dense_size = self._config_dense_size()
-            self._dense_known = True
+            self._dense_read_at = now
         return self._dense_size
+
+    def dense_size(self) -> int | None:
+        return self._dense()
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -138,7 +148,7 @@ class ServerStore:
                         self.collection, field_name=f, field_schema=s
                     ),
                 )
-        self._dense_size, self._dense_known = dense_size, True
+        self._dense_size, self._dense_read_at = dense_size, time.monotonic()
 
     def close(self) -> None:
         self._client.close()

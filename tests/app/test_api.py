@@ -32,17 +32,19 @@ def api(sample_server: Any) -> Iterator[httpx.Client]:
         yield client
 
 
-def _normalised(text: str) -> str:
-    return " ".join(text.split())
+def _words(text: str) -> str:
+    """The words of `text`, in order, with link targets and all markup and punctuation gone:
+    quotes show Markdown documents as read, not as written (`**x**` -> x, tables -> a — b)."""
+    return " " + " ".join(re.findall(r"\w+", re.sub(r"\]\([^)]*\)", "", text))) + " "
 
 
 def _sample_text(sample_docs: Path) -> str:
-    lines = []
-    for path in sorted(sample_docs.rglob("*")):
-        if path.suffix in {".md", ".txt"}:
-            for line in path.read_text(encoding="utf-8").splitlines():
-                lines.append(re.sub(r"^\s*(?:#{1,6}\s+|[-*+>]\s+|\d{1,3}[.)]\s+)+", "", line))
-    return _normalised("\n".join(lines))
+    texts = [
+        p.read_text(encoding="utf-8")
+        for p in sorted(sample_docs.rglob("*"))
+        if p.suffix in {".md", ".txt"}
+    ]
+    return _words("\n".join(texts))
 
 
 def _sample_names(sample_docs: Path) -> set[str]:
@@ -85,7 +87,7 @@ def test_ask_returns_cited_sentences_quoted_from_the_sources(
         assert re.search(r"roll", sentence, re.IGNORECASE) or "release" in sentence.lower()
         if body["sources"][number - 1]["document"].endswith((".md", ".txt")):
             # Extractive means quoted: every sentence is the documents' own words.
-            assert _normalised(sentence.removesuffix(" …")) in sample
+            assert _words(sentence.removesuffix(" …")) in sample
             checked += 1
     assert checked, "expected at least one quote from a Markdown document"
     source = body["sources"][0]
@@ -95,6 +97,24 @@ def test_ask_returns_cited_sentences_quoted_from_the_sources(
     timings = body["timings_ms"]
     assert timings["total"] >= timings["retrieve"] >= 0
     assert body["request_id"] == response.headers["x-request-id"]
+
+
+MARKDOWN = re.compile(r"`|\*\*|__|\]\(|(?:^|\s)#{1,6}\s|(?:^|\s)\|(?:\s|-)")
+
+
+def test_snippets_and_quotes_read_as_text_not_markdown(api: httpx.Client) -> None:
+    # The sample's answer to this sits in Markdown tables, code spans and under headings.
+    body = api.post("/ask", json={"question": "How do I rotate the Qdrant API key?"}).json()
+
+    snippets = [s["snippet"] for s in body["sources"] if s["document"].endswith(".md")]
+    assert len(snippets) >= 2
+    quotes = [sentence for sentence, _ in _quoted_sentences(body["answer"])]
+    assert quotes, body["answer"]
+    for text in [*snippets, *quotes]:
+        assert not MARKDOWN.search(text), text
+    # A table row reads as its cells, each one's words kept (secrets.md).
+    row = "qa-service/<env>/qdrant-api-key — on-call, and at every rotation — QDRANT_API_KEY"
+    assert any(row in text for text in [*snippets, *quotes]), body
 
 
 def test_ask_says_it_does_not_know_when_nothing_matches(api: httpx.Client) -> None:
@@ -287,7 +307,7 @@ def test_extractive_answers_cite_the_right_document_and_only_quote(
         cited_right += item.document in cited
         for sentence, number in quotes:
             if body["sources"][number - 1]["document"].endswith(".md"):
-                assert _normalised(sentence.removesuffix(" …")) in sample, item.question
+                assert _words(sentence.removesuffix(" …")) in sample, item.question
 
     # Measured 32 of 35 when written; the floor leaves room for corpus edits, not for guessing.
     assert cited_right / len(labelled) >= 0.8, f"{cited_right}/{len(labelled)}"

@@ -149,26 +149,82 @@ def test_throttling_midway_ends_the_stream_with_an_error_event(
     assert error["request_id"] == response.headers["x-request-id"]
 
 
-def test_throttled_question_embedding_gets_503_before_any_answer(
-    sample_settings: Settings, live_server: Serve, fake_bedrock: Any
-) -> None:
-    titan = "amazon.titan-embed-text-v2:0"
-    fake_bedrock.reply_error(429, "ThrottlingException", "Too many requests, please wait.")
-    settings = sample_settings.model_copy(
+TITAN = "amazon.titan-embed-text-v2:0"
+
+
+def _titan(settings: Settings) -> Settings:
+    return settings.model_copy(
         update={
             "AWS_REGION": "us-east-1",
-            "BEDROCK_EMBEDDING_MODEL_ID": titan,
+            "BEDROCK_EMBEDDING_MODEL_ID": TITAN,
+            "BEDROCK_EMBEDDING_DIMENSIONS": 256,
             "BEDROCK_MAX_ATTEMPTS": 1,
         }
     )
+
+
+def _ingest_with_dense_vectors(settings: Settings, fake_bedrock: Any) -> int:
+    """Two passages with Titan vectors (from the fake) into the collection of `settings`;
+    returns how many Titan calls that took."""
+    from app.ingest import ingest_texts
+    from app.retrieval import build_embedder
+    from app.store import open_store
+
+    fake_bedrock.reply_json({"embedding": [1.0] + [0.0] * 255, "inputTextTokenCount": 3})
+    texts = [
+        ("rollback.md", "Roll back a release by rolling out the previous commit SHA."),
+        ("costs.md", "NAT gateways dominate the monthly bill."),
+    ]
+    store = open_store(settings)
+    try:
+        ingest_texts(store, texts, settings, dense=build_embedder(settings))
+        assert store.dense_size() == 256
+    finally:
+        store.close()
+    return len(texts)
+
+
+def test_throttled_question_embedding_gets_503_before_any_answer(
+    sample_settings: Settings, live_server: Serve, fake_bedrock: Any
+) -> None:
+    settings = _titan(sample_settings).model_copy(update={"QDRANT_COLLECTION": "dense"})
+    ingested = _ingest_with_dense_vectors(settings, fake_bedrock)
+    fake_bedrock.reply_error(429, "ThrottlingException", "Too many requests, please wait.")
     with live_server(create_app(settings)).client() as http:
         response = http.post("/ask/stream", json={**QUESTION, "mode": "dense"})
 
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/json"
     assert response.headers["retry-after"] == str(settings.RETRY_AFTER_S)
-    assert titan in response.json()["error"]
-    assert {unquote(seen.path) for seen in fake_bedrock.seen} == {f"/model/{titan}/invoke"}
+    assert TITAN in response.json()["error"]
+    assert len(fake_bedrock.seen) == ingested + 1
+    assert {unquote(seen.path) for seen in fake_bedrock.seen} == {f"/model/{TITAN}/invoke"}
+
+
+def test_questions_go_to_titan_only_when_the_collection_has_dense_vectors(
+    sample_settings: Settings, live_server: Serve, fake_bedrock: Any
+) -> None:
+    # The sample was ingested without an embedding model: BM25 only. Hybrid and dense search
+    # fall back to BM25, so embedding the question would be a wasted call (and latency).
+    bm25_only = _titan(sample_settings)
+    with live_server(create_app(bm25_only)).client() as http:
+        answers = [
+            http.post("/ask", json={**QUESTION, "mode": mode}) for mode in ("hybrid", "dense")
+        ]
+        stream = http.post("/ask/stream", json=QUESTION)
+    assert [r.status_code for r in [*answers, stream]] == [200, 200, 200]
+    assert all(r.json()["sources"] for r in answers)
+    assert fake_bedrock.seen == []
+
+    dense = bm25_only.model_copy(update={"QDRANT_COLLECTION": "dense"})
+    ingested = _ingest_with_dense_vectors(dense, fake_bedrock)
+    with live_server(create_app(dense)).client() as http:
+        response = http.post("/ask", json={**QUESTION, "mode": "hybrid"})
+        sparse = http.post("/ask", json={**QUESTION, "mode": "sparse"})
+    assert (response.status_code, sparse.status_code) == (200, 200)
+    (question,) = fake_bedrock.seen[ingested:]  # hybrid embeds the question; sparse does not
+    assert question.json["inputText"] == QUESTION["question"]
+    assert response.json()["sources"][0]["document"] == "rollback.md"
 
 
 def test_unexpected_failure_midway_ends_the_stream_with_a_500_error_event(

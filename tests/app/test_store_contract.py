@@ -114,6 +114,31 @@ def test_other_dense_size_is_refused_without_recreate(store: VectorStore) -> Non
     assert store.info().dense_size == 4
 
 
+def test_dense_size_tells_whether_the_collection_has_dense_vectors(store: VectorStore) -> None:
+    with pytest.raises(CollectionMissing):
+        store.dense_size()
+    store.ensure_collection(dense_size=None)
+    assert store.dense_size() is None
+    store.ensure_collection(dense_size=4, recreate=True)
+    assert store.dense_size() == 4
+
+
+def test_server_store_reads_the_dense_size_again_after_a_recreate_elsewhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import app.store.server
+
+    client = QdrantClient(":memory:")
+    serving, ingesting = ServerStore(client, "documents"), ServerStore(client, "documents")
+    ingesting.ensure_collection(dense_size=None)
+    assert serving.dense_size() is None
+    ingesting.ensure_collection(dense_size=4, recreate=True)  # e.g. ingest --recreate
+    assert serving.dense_size() is None  # remembered: no call per query
+    monkeypatch.setattr(app.store.server, "DENSE_SIZE_TTL_S", 0.0)
+    assert serving.dense_size() == 4
+    client.close()
+
+
 def test_sparse_search_ranks_the_passage_sharing_rare_words_first(store: VectorStore) -> None:
     store.ensure_collection(dense_size=None)
     store.upsert(points(dense=False))

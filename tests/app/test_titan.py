@@ -120,6 +120,32 @@ def test_dense_vectors_flow_from_ingestion_to_hybrid_search(
     store.close()
 
 
+def test_a_collection_without_dense_vectors_costs_no_titan_call(
+    bedrock: tuple[Any, Stubber], tmp_path: Path
+) -> None:
+    client, _ = bedrock  # nothing queued: the Stubber fails any Titan call
+    settings = Settings.from_env(
+        {
+            "QDRANT_PATH": str(tmp_path),
+            "BEDROCK_EMBEDDING_MODEL_ID": MODEL,
+            "BEDROCK_EMBEDDING_DIMENSIONS": "256",
+        }
+    )
+    store = open_store(settings)
+    texts = [
+        ("rollback.md", "Roll back by redeploying the previous image digest."),
+        ("costs.md", "NAT gateways dominate the monthly bill."),
+    ]
+    ingest_texts(store, texts, settings)  # no `dense`: BM25 only, as without a model
+    retriever = build_retriever(settings, store, client)
+    assert retriever.dense is not None  # configured, but the collection is BM25 only
+    for mode in ("hybrid", "dense"):
+        assert retriever.effective_mode(mode) == "sparse"
+        hits = retriever.retrieve("roll back the image", top_k=1, mode=mode)
+        assert [h.chunk.document for h in hits] == ["rollback.md"]
+    store.close()
+
+
 def test_without_an_embedding_model_retrieval_is_bm25_only(tmp_path: Path) -> None:
     settings = Settings.from_env({"QDRANT_PATH": str(tmp_path)})
     store = open_store(settings)
