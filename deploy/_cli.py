@@ -31,6 +31,7 @@ __all__ = [
     "ConfigError",
     "DeployError",
     "commit_sha",
+    "environment_name",
     "load_outputs",
     "run",
     "write_step_summary",
@@ -48,6 +49,15 @@ class ConfigError(DeployError):
 
 
 _SHA = re.compile(r"[0-9a-f]{40}")
+# It lands in comment markers, issue titles and labels: a plain name, nothing to escape.
+_ENVIRONMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def environment_name(value: str) -> str:
+    """The `--environment` of a tool that writes it into GitHub comments and issues."""
+    if not _ENVIRONMENT.fullmatch(value):
+        raise ConfigError(f"--environment {value!r} is not a plain name such as dev or prod.")
+    return value
 
 
 def commit_sha(value: str) -> str:

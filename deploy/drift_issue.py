@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from deploy._cli import EXIT_OK, ConfigError, run, write_step_summary
+from deploy._cli import EXIT_OK, environment_name, run, write_step_summary
 from deploy._github import GitHub, GitHubContext
 from deploy._plan import load_plan
 from deploy._redact import Redactor, compile_patterns
@@ -39,7 +38,6 @@ from deploy._render import plan_markdown
 __all__ = ["LABEL", "main", "marker"]
 
 LABEL = "drift"
-_ENVIRONMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 def marker(environment: str) -> str:
@@ -72,9 +70,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
 
 
 def _main(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    environment = args.environment
-    if not _ENVIRONMENT.fullmatch(environment):
-        raise ConfigError(f"--environment {environment!r} is not a plain name such as prod.")
+    environment = environment_name(args.environment)
     patterns = compile_patterns(args.redact_pattern)
     plan = load_plan(args.plan_json)
     context = GitHubContext.from_env(env)

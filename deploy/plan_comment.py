@@ -28,20 +28,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from deploy._cli import EXIT_FAILED, EXIT_OK, ConfigError, run, write_step_summary
+from deploy._cli import EXIT_FAILED, EXIT_OK, ConfigError, environment_name, run, write_step_summary
 from deploy._github import GitHub, GitHubContext, GitHubError, pr_number
 from deploy._plan import load_plan
 from deploy._redact import Redactor, compile_patterns
 from deploy._render import failed_markdown, fork_markdown, plan_markdown
 
 __all__ = ["main", "marker"]
-
-_ENVIRONMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 def marker(environment: str) -> str:
@@ -80,9 +77,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
 
 
 def _main(args: argparse.Namespace, env: Mapping[str, str]) -> int:
-    environment = args.environment
-    if not _ENVIRONMENT.fullmatch(environment):
-        raise ConfigError(f"--environment {environment!r} is not a plain name such as dev.")
+    environment = environment_name(args.environment)
     if args.log and not args.failed:
         raise ConfigError("--log goes with --failed.")
     patterns = compile_patterns(args.redact_pattern)
