@@ -16,15 +16,15 @@ import re
 from functools import lru_cache
 from pathlib import PurePosixPath
 
-__all__ = ["inline", "is_markdown", "plain", "table_cells"]
+__all__ = ["TABLE_ROW", "TABLE_RULE", "inline", "is_markdown", "plain", "table_cells"]
 
 _MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 # The first characters of the block markup below ("" for a blank line).
 _BLOCK_MARKS = frozenset("#|`~>-*+_")
 _FENCE = re.compile(r"^\s*(?:```|~~~)")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}(?:\s+|$)(.*?)(?:\s+#+)?\s*$")
-_TABLE_ROW = re.compile(r"^\s*\|")
-_TABLE_RULE = re.compile(r"^[\s|:-]+$")
+TABLE_ROW = re.compile(r"^\s*\|")
+TABLE_RULE = re.compile(r"^[\s|:-]+$")
 _QUOTE = re.compile(r"^\s*(?:>\s?)+")
 _BULLET = re.compile(r"^(\s*)[-*+]\s+")
 _RULE = re.compile(r"^\s{0,3}(?:[-*_]\s*){3,}$")
@@ -80,12 +80,12 @@ def plain(text: str) -> str:
     in_code = in_table = False
     for line in text.splitlines():
         lines = segments[-1][1]
-        is_row = not in_code and _TABLE_ROW.match(line) is not None
+        is_row = not in_code and TABLE_ROW.match(line) is not None
         if in_table and not is_row:
             # Rows end with ";" so they do not run together once lines are joined; the last
             # one ends the statement.
             lines[-1] = lines[-1][:-1] + "."
-        in_table = is_row and (in_table or not _TABLE_RULE.match(line))
+        in_table = is_row and (in_table or not TABLE_RULE.match(line))
         if _FENCE.match(line):
             in_code = not in_code
             segments.append((in_code, []))
@@ -100,7 +100,7 @@ def plain(text: str) -> str:
                 # Its own sentence, so that it does not run into the paragraph below.
                 lines.append(title if title[-1] in ".:?!" else title + ".")
         elif is_row:
-            if not _TABLE_RULE.match(line):
+            if not TABLE_RULE.match(line):
                 lines.append(table_cells(line) + ";")
         elif not _RULE.match(line):
             lines.append(_BULLET.sub(r"\1• ", _QUOTE.sub("", line)))

@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from app.answer._base import NO_ANSWER, Answer, Delta, Done, StreamEvent
 from app.embeddings import Bm25Encoder
-from app.plaintext import inline, is_markdown, table_cells
+from app.plaintext import TABLE_ROW, TABLE_RULE, inline, is_markdown, table_cells
 from app.store.base import Hit
 
 __all__ = ["ExtractiveAnswerer", "sentences"]
@@ -26,8 +26,6 @@ __all__ = ["ExtractiveAnswerer", "sentences"]
 # A line that starts a new block rather than continuing a hard-wrapped paragraph.
 _BLOCK_START = re.compile(r"^\s*(?:#{1,6}\s|[-*+>]\s|\d{1,3}[.)]\s|\||```)")
 _HEADING = re.compile(r"^\s*#{1,6}\s")
-_TABLE_ROW = re.compile(r"^\s*\|")
-_TABLE_RULE = re.compile(r"^[\s|:-]+$")
 _LINE_MARKUP = re.compile(r"^\s*(?:[-*+>]\s+|\d{1,3}[.)]\s+)+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[`*A-Z0-9])")
 _MIN_WORDS = 4
@@ -47,10 +45,10 @@ def _blocks(text: str) -> Iterator[str]:
             if current:
                 yield " ".join(current)
             current = []
-            if _TABLE_ROW.match(line):
+            if TABLE_ROW.match(line):
                 # A row is one statement ("`MAX_BODY_BYTES` | `65536` | largest body"), read
                 # as "a — b — c"; the rule under the header row is not.
-                if not _TABLE_RULE.match(line):
+                if not TABLE_RULE.match(line):
                     yield table_cells(line)
                 continue
             if not line.strip() or _HEADING.match(line) or line.lstrip().startswith("```"):
