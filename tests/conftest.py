@@ -43,9 +43,8 @@ def _scalar_params(params: dict[str, Any]) -> dict[str, Any]:
     """The parameters that name resources (strings, string lists); no bodies or blobs."""
     out: dict[str, Any] = {}
     for k, v in params.items():
-        if isinstance(v, str) and len(v) < 512:
-            out[k] = v
-        elif isinstance(v, list) and all(isinstance(x, str) for x in v):
+        names_a_resource = isinstance(v, str) and len(v) < 512
+        if names_a_resource or (isinstance(v, list) and all(isinstance(x, str) for x in v)):
             out[k] = v
         elif k in {"tags", "Tags"}:  # tags on create imply a tagging permission
             out[k] = json.loads(json.dumps(v, default=str))
@@ -98,4 +97,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if os.environ.get("PYTEST_XDIST_WORKER") or not _calls:
         return
     RECORD.parent.mkdir(parents=True, exist_ok=True)
-    RECORD.write_text(json.dumps(sorted(_calls.values(), key=lambda e: (e["owner"], e["service"], e["operation"])), indent=1))
+    RECORD.write_text(
+        json.dumps(
+            sorted(_calls.values(), key=lambda e: (e["owner"], e["service"], e["operation"])),
+            indent=1,
+        )
+    )

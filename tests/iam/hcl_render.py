@@ -412,7 +412,13 @@ class _Parser:
             else:
                 b[names[0]] = v
             sub = _Parser.__new__(_Parser)
-            sub.ev, sub.text, sub.bindings, sub.toks, sub.i = self.ev, self.text, b, self.toks, start
+            sub.ev, sub.text, sub.bindings, sub.toks, sub.i = (
+                self.ev,
+                self.text,
+                b,
+                self.toks,
+                start,
+            )
             first = sub.expr()
             if close == "}":
                 sub.take("=>")
@@ -475,7 +481,9 @@ class Evaluator:
         return Evaluator(load_module(path), self.region, {}, where, None, self, raw)
 
     def _with_each(self, each: dict[str, Any] | None) -> Evaluator:
-        return Evaluator(self.module, self.region, self.args, self.where, each, self.parent, self.raw_args)
+        return Evaluator(
+            self.module, self.region, self.args, self.where, each, self.parent, self.raw_args
+        )
 
     def value(self, v: Any, bindings: dict[str, Any] | None = None) -> Any:
         """A parsed HCL value: strings are templates, `${x}` alone is the expression x."""
@@ -547,7 +555,9 @@ class Evaluator:
             value = _Parser._index(value, seg)
         return value
 
-    def _data(self, dtype: str, name: str, rest: list[str | Index]) -> tuple[Any, list[str | Index]]:
+    def _data(
+        self, dtype: str, name: str, rest: list[str | Index]
+    ) -> tuple[Any, list[str | Index]]:
         key = None
         if rest and isinstance(rest[0], Index):
             key, rest = str(rest[0].key), rest[1:]
@@ -564,7 +574,9 @@ class Evaluator:
             return render_document(self, name, key), rest[1:]
         raise RenderError(f"data.{dtype}.{name}.{attr} is known only to Terraform")
 
-    def attribute(self, rtype: str, name: str, body: dict[str, Any], attr: str, key: str | None) -> Any:
+    def attribute(
+        self, rtype: str, name: str, body: dict[str, Any], attr: str, key: str | None
+    ) -> Any:
         each = None
         if key is not None and "for_each" in body:
             coll = self.value(body["for_each"])
@@ -605,7 +617,9 @@ def _split_template(raw: str) -> Iterator[tuple[str, str]]:
         yield "lit", "".join(lit)
 
 
-def computed(ev: Evaluator, rtype: str, name: str, body: dict[str, Any], attr: str, key: str | None) -> Any:
+def computed(
+    ev: Evaluator, rtype: str, name: str, body: dict[str, Any], attr: str, key: str | None
+) -> Any:
     """What the provider computes, formed the way AWS forms it for the test account."""
     region, acct = ev.region, ACCOUNT
 
@@ -675,9 +689,13 @@ def _statement(ev: Evaluator, st: dict[str, Any]) -> dict[str, Any]:
             out[js] = sorted(set(ev.value(st[hcl])))
     for hcl, js in (("principals", "Principal"), ("not_principals", "NotPrincipal")):
         for p in blocks(st.get(hcl, [])):
-            out.setdefault(js, {}).setdefault(ev.value(p["type"]), []).extend(ev.value(p["identifiers"]))
+            out.setdefault(js, {}).setdefault(ev.value(p["type"]), []).extend(
+                ev.value(p["identifiers"])
+            )
     conditions: dict[str, dict[str, list[str]]] = {}
-    items: list[tuple[dict[str, Any], dict[str, Any] | None]] = [(c, None) for c in blocks(st.get("condition", []))]
+    items: list[tuple[dict[str, Any], dict[str, Any] | None]] = [
+        (c, None) for c in blocks(st.get("condition", []))
+    ]
     for dyn in st.get("dynamic", []):
         for label, spec in dyn.items():
             if label == "condition":

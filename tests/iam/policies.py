@@ -56,7 +56,11 @@ def from_plan(plan: dict[str, Any]) -> Stack:
     values = plan["planned_values"]["root_module"]
     res = list(_resources(values))
     roles: dict[str, RolePolicies] = {}
-    managed = {r["values"].get("arn") or r["values"]["name"]: r for r in res if r["type"] == "aws_iam_policy"}
+    managed = {
+        r["values"].get("arn") or r["values"]["name"]: r
+        for r in res
+        if r["type"] == "aws_iam_policy"
+    }
     by_name = {r["values"]["name"]: r for r in res if r["type"] == "aws_iam_policy"}
     for r in res:
         if r["type"] == "aws_iam_role":
@@ -126,14 +130,20 @@ def _collect(stack: Stack, root: Evaluator) -> None:
                         role = inst.attribute(rtype, _name, body, "name", _key(inst))
                     rp = stack.roles.setdefault(role, RolePolicies(role))
                     if "permissions_boundary" in body:
-                        attachments.append((role, "boundary:" + inst.value(body["permissions_boundary"])))
+                        attachments.append(
+                            (role, "boundary:" + inst.value(body["permissions_boundary"]))
+                        )
                 elif rtype == "aws_iam_policy":
                     arn = inst.attribute(rtype, _name, body, "arn", _key(inst))
                     policy_docs[arn] = Document(arn, _doc(inst.value(body["policy"])))
                 elif rtype == "aws_iam_role_policy":
                     role = inst.value(body["role"])
                     rp = stack.roles.setdefault(role, RolePolicies(role))
-                    rp.identity.append(Document(f"inline {inst.value(body['name'])}", _doc(inst.value(body["policy"]))))
+                    rp.identity.append(
+                        Document(
+                            f"inline {inst.value(body['name'])}", _doc(inst.value(body["policy"]))
+                        )
+                    )
                 elif rtype == "aws_iam_role_policy_attachment":
                     attachments.append((inst.value(body["role"]), inst.value(body["policy_arn"])))
                 elif rtype == "aws_kms_key" and "policy" in body:
@@ -141,7 +151,9 @@ def _collect(stack: Stack, root: Evaluator) -> None:
                     stack.resource_policies[arn] = _doc(inst.value(body["policy"]))
                 elif rtype == "aws_s3_bucket_policy":
                     bucket = inst.value(body["bucket"])
-                    stack.resource_policies[f"arn:aws:s3:::{bucket}"] = _doc(inst.value(body["policy"]))
+                    stack.resource_policies[f"arn:aws:s3:::{bucket}"] = _doc(
+                        inst.value(body["policy"])
+                    )
     for role, arn in attachments:
         rp = stack.roles.setdefault(role, RolePolicies(role))
         target = rp.identity
@@ -167,7 +179,7 @@ def from_hcl(env: str) -> Stack:
     region = vars_["aws_region"]
     stack = Stack("HCL stand-in (hcl_render.py), not Terraform's rendering", {})
     try:
-        root = Evaluator(load_module(TERRAFORM), region, {k: v for k, v in vars_.items()})
+        root = Evaluator(load_module(TERRAFORM), region, dict(vars_))
         boot = Evaluator(
             load_module(TERRAFORM / "bootstrap"),
             region,
