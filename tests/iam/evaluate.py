@@ -165,6 +165,12 @@ def _verdict(call: Call, r: dict[str, Any], role: RolePolicies) -> Verdict:
                 + " for this action)"
             )
         return Verdict(call, "not evaluable", why)
+    if role.unavailable_boundary:
+        return Verdict(
+            call,
+            "not evaluable",
+            "boundary not available offline: " + ", ".join(role.unavailable_boundary),
+        )
     grants = [
         (g.get("policyIdentifier", "resource"), g["statementIndex"])
         for g in r["grants"]

@@ -318,7 +318,7 @@ class _Parser:
         args: list[Any] = []
         errors: list[RenderError] = []
         while self.peek()[1] != ")":
-            if fn == "try":
+            if fn in {"try", "can"}:
                 arg = self._branch()
                 (errors if isinstance(arg, RenderError) else args).append(arg)
             else:
@@ -333,6 +333,8 @@ class _Parser:
             if args:
                 return args[0]
             raise errors[0]
+        if fn == "can":
+            return not errors
         funcs: dict[str, Callable[..., Any]] = {
             "concat": lambda *xs: [x for lst in xs for x in lst],
             "length": len,
@@ -340,7 +342,8 @@ class _Parser:
             "keys": lambda d: sorted(d),
             "values": lambda d: [d[k] for k in sorted(d)],
             "tostring": str,
-            "replace": lambda x, a, b: str(x).replace(a, b),
+            "replace": _replace,
+            "regex": _regex,
             "sort": sorted,
             "distinct": lambda xs: list(dict.fromkeys(xs)),
             "flatten": lambda xs: [y for x in xs for y in (x if isinstance(x, list) else [x])],
@@ -505,7 +508,7 @@ class Evaluator:
         out = []
         for kind, text in parts:
             if kind == "lit":
-                out.append(text.replace("$${", "${").replace('\\"', '"'))
+                out.append(_unescape(text.replace("$${", "${")))
             else:
                 v = _Parser(self, text, bindings).parse()
                 out.append(("true" if v else "false") if isinstance(v, bool) else str(v))
@@ -585,6 +588,28 @@ class Evaluator:
         if attr in body and attr not in {"arn", "id"}:
             return inst.value(body[attr])
         return computed(inst, rtype, name, body, attr, key)
+
+
+def _unescape(text: str) -> str:
+    """HCL's string escapes (\\, \", \n, \t)."""
+    return re.sub(
+        r'\\([\\"nt])', lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), text
+    )
+
+
+def _regex(pattern: str, text: str) -> Any:
+    """Terraform's regex(): the match (or its groups); no match is an error (for can())."""
+    m = re.search(pattern, text)
+    if m is None:
+        raise RenderError(f"regex {pattern!r} does not match {text!r}")
+    return list(m.groups()) if m.groups() else m.group(0)
+
+
+def _replace(text: str, sub: str, repl: str) -> str:
+    """Terraform's replace(): `/.../` is a regular expression, anything else literal."""
+    if len(sub) > 1 and sub.startswith("/") and sub.endswith("/"):
+        return re.sub(sub[1:-1], repl, str(text))
+    return str(text).replace(sub, repl)
 
 
 def _split_template(raw: str) -> Iterator[tuple[str, str]]:

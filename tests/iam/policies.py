@@ -30,6 +30,8 @@ class RolePolicies:
     boundary: list[Document] = field(default_factory=list)
     # Attached policies whose document is not available offline (AWS managed ones).
     unavailable: list[str] = field(default_factory=list)
+    # A boundary whose document is not available: no call can be shown to be allowed.
+    unavailable_boundary: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -115,9 +117,12 @@ _WANTED = {
 }
 
 
-def _collect(stack: Stack, root: Evaluator) -> None:
-    policy_docs: dict[str, Document] = {}
-    attachments: list[tuple[str, str]] = []
+def _collect(
+    stack: Stack,
+    root: Evaluator,
+    policy_docs: dict[str, Document],
+    attachments: list[tuple[str, str]],
+) -> None:
     for ev in _walk(root):
         res = ev.module.resources
         for (rtype, _name), body in res.items():
@@ -154,6 +159,13 @@ def _collect(stack: Stack, root: Evaluator) -> None:
                     stack.resource_policies[f"arn:aws:s3:::{bucket}"] = _doc(
                         inst.value(body["policy"])
                     )
+
+
+def _attach(
+    stack: Stack, policy_docs: dict[str, Document], attachments: list[tuple[str, str]]
+) -> None:
+    """Attachments and boundaries, once every module is read (the root module's roles take
+    the boundary policy the bootstrap defines)."""
     for role, arn in attachments:
         rp = stack.roles.setdefault(role, RolePolicies(role))
         target = rp.identity
@@ -161,6 +173,8 @@ def _collect(stack: Stack, root: Evaluator) -> None:
             arn, target = arn.removeprefix("boundary:"), rp.boundary
         if arn in policy_docs:
             target.append(policy_docs[arn])
+        elif target is rp.boundary:
+            rp.unavailable_boundary.append(arn)
         else:
             rp.unavailable.append(arn)
 
@@ -185,8 +199,11 @@ def from_hcl(env: str) -> Stack:
             region,
             {"github_repository": vars_["repository"], "aws_region": region},
         )
-        _collect(stack, boot)
-        _collect(stack, root)
+        docs: dict[str, Document] = {}
+        attachments: list[tuple[str, str]] = []
+        _collect(stack, boot, docs, attachments)
+        _collect(stack, root, docs, attachments)
+        _attach(stack, docs, attachments)
     except RenderError as e:
         raise SystemExit(f"iam-check: cannot render the policies offline: {e}") from e
     return stack
