@@ -252,3 +252,38 @@ def test_recorded_calls_of_the_task_role_are_checked_when_present(
         pytest.skip("this run recorded no S3 read")
     role = _without(stack.roles["qa-service-dev-task"], "ReadDocuments")
     assert "s3:GetObject" in {a for a, _ in _denied(stack, role, calls)}
+
+
+def test_kms_encryption_context_keys_are_evaluated_with_their_values() -> None:
+    """The library drops `kms:EncryptionContext:<key>` (simulate.mjs renames it so it is
+    evaluated): the right secret's ARN is allowed, another secret's is denied."""
+    smoke = "arn:aws:secretsmanager:us-east-1:111122223333:secret:app/dev/smoke-api-key-??????"
+    role = _role(
+        {
+            "Sid": "SmokeKey",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {"StringLike": {"kms:EncryptionContext:SecretARN": smoke}},
+        }
+    )
+    key = "arn:aws:kms:us-east-1:111122223333:key/k"
+    root = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ],
+    }
+
+    def call(secret: str) -> roles.Call:
+        return roles.Call("kms:Decrypt", key, "t", {"kms:EncryptionContext:SecretARN": secret})
+
+    ok = call("arn:aws:secretsmanager:us-east-1:111122223333:secret:app/dev/smoke-api-key-AbCdEf")
+    other = call("arn:aws:secretsmanager:us-east-1:111122223333:secret:app/dev/qdrant-url-AbCdEf")
+    assert _one(role, ok, {key: root}).outcome == "allowed"
+    assert _one(role, other, {key: root}).outcome == "denied"

@@ -13,18 +13,46 @@
 // evaluable" instead of guessing. Keys given in `context` or `absent` are authoritative.
 import { getDenialReasons, getGrantReasons, isWildcardOnlyAction, runSimulation } from '@cloud-copilot/iam-simulate'
 
+const GAP = /^kms:encryptioncontext:(.+)$/i
+const alias = (key) => key.replace(GAP, (_, name) => `aws:ResourceTag/kms-encryption-context-${name}`)
+
+function renameInPolicy(policy) {
+  if (!policy) return policy
+  const copy = JSON.parse(JSON.stringify(policy))
+  for (const st of [copy.Statement].flat()) {
+    for (const op of Object.keys(st.Condition || {})) {
+      st.Condition[op] = Object.fromEntries(
+        Object.entries(st.Condition[op]).map(([k, v]) => [alias(k), v]),
+      )
+    }
+  }
+  return copy
+}
+
+function renameGapKeys(req) {
+  const rename = (docs) => docs && docs.map((d) => ({ ...d, policy: renameInPolicy(d.policy) }))
+  return {
+    ...req,
+    context: Object.fromEntries(Object.entries(req.context || {}).map(([k, v]) => [alias(k), v])),
+    absent: (req.absent || []).map(alias),
+    identityPolicies: rename(req.identityPolicies),
+    permissionBoundaryPolicies: rename(req.permissionBoundaryPolicies),
+    resourcePolicy: renameInPolicy(req.resourcePolicy),
+  }
+}
+
 const chunks = []
 for await (const chunk of process.stdin) chunks.push(chunk)
 const requests = JSON.parse(Buffer.concat(chunks).toString('utf8'))
 
 const out = []
-async function run(req, resource, known) {
-  const simulation = {
+function simulationOf(req, resource, context) {
+  return {
     request: {
       principal: req.principal,
       action: req.action,
       resource: { resource, accountId: req.accountId },
-      contextVariables: req.context || {},
+      contextVariables: context,
     },
     identityPolicies: req.identityPolicies,
     permissionBoundaryPolicies: req.permissionBoundaryPolicies,
@@ -32,6 +60,10 @@ async function run(req, resource, known) {
     resourceControlPolicies: [],
     resourcePolicy: req.resourcePolicy,
   }
+}
+
+async function run(req, resource, known) {
+  const simulation = simulationOf(req, resource, req.context || {})
   const options = {
     simulationMode: 'Discovery',
     discoveryContextKeyConstraints: known.map((keyName) => ({
@@ -52,15 +84,17 @@ for (const req of requests) {
   // Keys the action does not support are dropped by the library: AWS leaves them out of the
   // request too (e.g. aws:ResourceTag on an S3 bucket without ABAC), so they stay known (as
   // absent). One exception is the library's own gap: its variable-key match only knows
-  // `prefix/` keys, so kms:EncryptionContext:<key> is dropped although KMS supports it. That
-  // key becomes unknown, and a condition on it is reported, never guessed.
+  // `prefix/` keys, so kms:EncryptionContext:<key> is dropped although KMS supports it. Such
+  // a key is renamed, in the request and in every policy's conditions alike, to a
+  // `prefix/`-style key the action accepts (aws:ResourceTag/<alias>, also a single string
+  // key, unused by the policies), so its condition is evaluated with the same operators.
   const single = response.resultType === 'single' ? response.result : (response.results || [])[0]
   const dropped = single?.ignoredContextKeys || []
-  const gaps = dropped.filter((k) => /^kms:encryptioncontext:/i.test(k))
+  const gaps = dropped.filter((k) => GAP.test(k))
   if (gaps.length) {
-    const lower = new Set(gaps.map((k) => k.toLowerCase()))
-    known = known.filter((k) => !lower.has(k.toLowerCase()))
-    response = await run(req, resource, known)
+    const renamed = renameGapKeys(req)
+    known = [...Object.keys(renamed.context), ...(renamed.absent || [])]
+    response = await run(renamed, resource, known)
   }
   if (response.resultType === 'error') {
     out.push({ id: req.id, result: 'Error', errors: response.errors })
