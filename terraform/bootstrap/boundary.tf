@@ -38,10 +38,11 @@ data "aws_iam_policy_document" "workload_boundary" {
     ]
   }
 
+  # DescribeLogGroups supports no resource-level permissions: AWS accepts only `*`.
   statement {
     sid       = "FindLogGroups"
     actions   = ["logs:DescribeLogGroups"]
-    resources = ["${local.logs_arn}:log-group:*"]
+    resources = ["*"]
   }
 
   statement {

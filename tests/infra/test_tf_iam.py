@@ -54,6 +54,7 @@ STAR_RESOURCE_ALLOWED: dict[tuple[str, str, str], set[str]] = {
     ("terraform/bootstrap", "apply_data", "KMSCreateTaggedKeys"): {"kms:CreateKey"},
     ("terraform/bootstrap", "apply_data", "KMSListAliases"): {"kms:ListAliases"},
     ("terraform/bootstrap", "workload_boundary", "ECRLogin"): {"ecr:GetAuthorizationToken"},
+    ("terraform/bootstrap", "workload_boundary", "FindLogGroups"): {"logs:DescribeLogGroups"},
     # The plan role's reads that support no resource-level permissions (plan_permissions.tf).
     ("terraform/bootstrap", "plan_read", "ReadsWithoutResourceLevelPermissions"): {
         "application-autoscaling:Describe*",
