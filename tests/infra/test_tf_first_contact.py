@@ -320,6 +320,10 @@ def test_a_foundation_model_id_needs_no_regions_and_a_profile_needs_them(tmp_pat
     run = run_module(module, inputs)
     assert run.returncode != 0
     assert "needs the Regions it routes to" in run.error
+    inputs |= {"answer_model_id": "", "embedding_model_id": "us.amazon.titan-embed-text-v2:0"}
+    run = run_module(module, inputs)
+    assert run.returncode != 0
+    assert "embedding_model_id must be a foundation-model id" in run.error
 
 
 ################################################################################

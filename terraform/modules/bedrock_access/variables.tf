@@ -29,7 +29,7 @@ variable "answer_model_regions" {
 
   validation {
     condition = (
-      can(regex("^(us|us-gov|eu|apac|ca|jp|au|global)\\.", var.answer_model_id))
+      can(regex(local.geo_prefix, var.answer_model_id))
       == (length(var.answer_model_regions) > 0)
     )
     error_message = "An inference-profile id (us., eu., apac., ...) needs the Regions it routes to in answer_model_regions; a foundation-model id takes none."
@@ -41,7 +41,7 @@ variable "embedding_model_id" {
   type        = string
 
   validation {
-    condition     = !can(regex("^(us|us-gov|eu|apac|ca|jp|au|global)\\.", var.embedding_model_id))
+    condition     = !can(regex(local.geo_prefix, var.embedding_model_id))
     error_message = "embedding_model_id must be a foundation-model id (the service invokes it in the stack's Region)."
   }
 }
