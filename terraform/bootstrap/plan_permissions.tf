@@ -16,8 +16,9 @@ data "aws_iam_policy_document" "plan_read" {
   statement {
     sid = "ReadsWithoutResourceLevelPermissions"
     actions = [
-      "application-autoscaling:DescribeScalableTargets",
-      "application-autoscaling:DescribeScalingPolicies",
+      # Describe* (reads only) as for the apply role: the provider's reads of a load
+      # balancer grow with its attributes (e.g. DescribeCapacityReservation).
+      "application-autoscaling:Describe*",
       "ec2:DescribeAddresses",
       "ec2:DescribeAddressesAttribute",
       "ec2:DescribeAvailabilityZones",
@@ -37,13 +38,7 @@ data "aws_iam_policy_document" "plan_read" {
       "ec2:DescribeVpcEndpoints",
       "ec2:DescribeVpcs",
       "ecs:DescribeTaskDefinition",
-      "elasticloadbalancing:DescribeListeners",
-      "elasticloadbalancing:DescribeLoadBalancerAttributes",
-      "elasticloadbalancing:DescribeLoadBalancers",
-      "elasticloadbalancing:DescribeTags",
-      "elasticloadbalancing:DescribeTargetGroupAttributes",
-      "elasticloadbalancing:DescribeTargetGroups",
-      "elasticloadbalancing:DescribeListenerAttributes",
+      "elasticloadbalancing:Describe*",
       "kms:ListAliases",
       "logs:DescribeLogGroups",
       "logs:DescribeResourcePolicies",
