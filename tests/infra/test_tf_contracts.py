@@ -222,8 +222,13 @@ def test_network_spans_azs_with_endpoints_and_flow_logs(stack: Stack) -> None:
     net = stack.scope("network")
     cfg = net.config
     endpoint = cfg.resource("aws_vpc_endpoint", "interface")
-    assert "var.interface_endpoints" in endpoint["for_each"]
-    assert endpoint["service_name"] == "com.amazonaws.${local.region}.${each.value}"
+    assert endpoint["for_each"] == "${local.interface_endpoints}"
+    assert "var.interface_endpoints" in cfg.locals["interface_endpoints"]
+    assert endpoint["service_name"] == (
+        "${data.aws_vpc_endpoint_service.interface[each.key].service_name}"
+    )
+    service = cfg.data("aws_vpc_endpoint_service", "interface")
+    assert service["service_name"] == "com.amazonaws.${local.region}.${each.value}"
     assert endpoint["private_dns_enabled"] is True
     assert set(cfg.variables["interface_endpoints"]["default"]) == {
         "ecr.api",
