@@ -9,7 +9,7 @@ locals {
   # apply role may create no role without it (terraform/bootstrap/boundary.tf names it).
   permissions_boundary_arn = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:policy/${local.name}-workload-boundary"
 
-  # Contract (DESIGN.md): NLB :80 -> target group :8080 -> container :8080, liveness /health.
+  # Contract (docs/architecture.md): NLB :80 -> target group :8080 -> container :8080, liveness /health.
   container_port    = 8080
   listener_port     = 80
   health_check_path = "/health"

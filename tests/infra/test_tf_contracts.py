@@ -1,4 +1,4 @@
-"""The contracts of DESIGN.md, as the Terraform configuration resolves them."""
+"""The contracts of docs/architecture.md, as the Terraform configuration resolves them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 from tfconfig import TERRAFORM, Config, Stack, blocks
 
-DESIGN_OUTPUTS = {
+CONTRACT_OUTPUTS = {
     "ecr_repository_url",
     "ecs_cluster_name",
     "ecs_service_name",
@@ -16,7 +16,7 @@ DESIGN_OUTPUTS = {
 
 
 def test_design_outputs_and_the_stage_url_exist(root: Config) -> None:
-    assert set(root.outputs) >= DESIGN_OUTPUTS | {"api_stage_url"}
+    assert set(root.outputs) >= CONTRACT_OUTPUTS | {"api_stage_url"}
     assert root.outputs["api_invoke_url"]["value"] == "${module.api_gateway.invoke_url}"
     assert root.outputs["api_stage_url"]["value"] == "${module.api_gateway.invoke_url}"
 
