@@ -9,13 +9,14 @@ denied; NotResource, wildcards and condition operators as in reference_policies_
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
 
 from tests.iam import calls as roles
 from tests.iam.evaluate import Verdict, available, evaluate
-from tests.iam.policies import Document, RolePolicies, Stack, from_hcl
+from tests.iam.policies import Document, RolePolicies, Stack, from_hcl, from_plan
 
 pytestmark = pytest.mark.skipif(
     available() is not None, reason=f"iam-check evaluator: {available()}"
@@ -223,6 +224,27 @@ def _denied(stack: Stack, role: RolePolicies, calls: list[roles.Call]) -> set[tu
             "logs:DescribeLogGroups",
         ),
         ("qa-service-github-apply-dev", roles.apply_role, "KMSCreateTaggedKeys", "kms:CreateKey"),
+        # The refresh call a pre-merge review found denied (issue 9): the smoke key's version.
+        (
+            "qa-service-github-plan",
+            roles.plan_role,
+            "RefreshTheSmokeTestKeyVersion",
+            "secretsmanager:GetSecretValue",
+        ),
+        ("qa-service-github-plan", roles.plan_role, "DecryptTheSmokeTestKeyVersion", "kms:Decrypt"),
+        (
+            "qa-service-github-deploy-dev",
+            roles.deploy_role,
+            "DecryptTheSmokeTestKey",
+            "kms:Decrypt",
+        ),
+        ("qa-service-github-deploy-dev", roles.deploy_role, "PassTheTwoTaskRoles", "iam:PassRole"),
+        (
+            "qa-service-github-deploy-dev",
+            roles.deploy_role,
+            "RollOutThisService",
+            "ecs:UpdateService",
+        ),
         (
             "qa-service-github-apply-dev",
             roles.apply_role,
@@ -241,6 +263,10 @@ def test_removing_a_statement_denies_the_call_it_allowed(
         if name == role_name or (role_name.endswith("-") and name.startswith(role_name))
     )
     calls = calls_of(n)
+    if not any(c.action == action for c in calls):
+        pytest.skip(
+            f"no {action} call recorded in this run (tests/deploy and tests/app record them)"
+        )
     assert not _denied(stack, role, calls) - _known_denials(role_name)
     denied = _denied(stack, _without(role, sid), calls)
     assert action in {a for a, _ in denied}, f"without {sid}, {action} should be denied"
@@ -298,3 +324,99 @@ def test_kms_encryption_context_keys_are_evaluated_with_their_values() -> None:
     other = call("arn:aws:secretsmanager:us-east-1:111122223333:secret:app/dev/qdrant-url-AbCdEf")
     assert _one(role, ok, {key: root}).outcome == "allowed"
     assert _one(role, other, {key: root}).outcome == "denied"
+
+
+def test_the_task_role_is_held_to_its_permissions_boundary(dev: tuple[Stack, roles.Names]) -> None:
+    stack, n = dev
+    role = stack.roles["qa-service-dev-task"]
+    assert role.boundary, "the task role has a permissions boundary"
+    calls = [c for c in roles.task_role(n) if c.action.startswith("bedrock:")]
+    if not calls:
+        pytest.skip("this run recorded no Bedrock call")
+    assert not _denied(stack, role, calls)
+    cut = copy.deepcopy(role)
+    for d in cut.boundary:
+        d.policy["Statement"] = [
+            st
+            for st in d.policy["Statement"]
+            if not any(str(a).startswith("bedrock:") for a in _actions(st))
+        ]
+    assert {a for a, _ in _denied(stack, cut, calls)} >= {c.action for c in calls}
+
+
+def _actions(st: dict[str, Any]) -> list[str]:
+    a = st.get("Action", [])
+    return a if isinstance(a, list) else [a]
+
+
+def test_calls_after_create_key_are_reported_as_resting_on_a_fresh_tag(
+    dev: tuple[Stack, roles.Names],
+) -> None:
+    from tests.iam import check
+
+    stack, _ = dev
+    check._index_conditions(stack)
+    reports = check.check_env("dev", stack, set())
+    text = check.render([r for r in reports if r.label == "apply role"], stack.source)
+    timing = text.split("timing:", 1)[1].split("informational:", 1)[0]
+    assert "kms:GetKeyPolicy (aws_kms_key create)" in timing
+    assert "kms:CreateKey" not in timing  # the create itself carries the tag in the request
+
+
+def test_policies_are_read_from_a_plan_by_role() -> None:
+    """`terraform show -json`: inline policies and attached customer-managed policies by role
+    name; an AWS-managed attachment is reported as unavailable."""
+    doc = {
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "S", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+    }
+    plan = {
+        "planned_values": {
+            "root_module": {
+                "resources": [{"type": "aws_iam_role", "values": {"name": "r"}}],
+                "child_modules": [
+                    {
+                        "resources": [
+                            {
+                                "type": "aws_iam_role_policy",
+                                "values": {
+                                    "role": "r",
+                                    "name": "inline",
+                                    "policy": json.dumps(doc),
+                                },
+                            },
+                            {
+                                "type": "aws_iam_policy",
+                                "values": {
+                                    "name": "p",
+                                    "arn": "arn:aws:iam::111122223333:policy/p",
+                                    "policy": json.dumps(doc),
+                                },
+                            },
+                            {
+                                "type": "aws_iam_role_policy_attachment",
+                                "values": {
+                                    "role": "r",
+                                    "policy_arn": "arn:aws:iam::111122223333:policy/p",
+                                },
+                            },
+                            {
+                                "type": "aws_iam_role_policy_attachment",
+                                "values": {
+                                    "role": "r",
+                                    "policy_arn": "arn:aws:iam::aws:policy/ReadOnlyAccess",
+                                },
+                            },
+                        ]
+                    }
+                ],
+            }
+        }
+    }
+    stack = from_plan(plan)
+    role = stack.roles["r"]
+    assert [d.name for d in role.identity] == [
+        "inline inline",
+        "arn:aws:iam::111122223333:policy/p",
+    ]
+    assert role.unavailable == ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
