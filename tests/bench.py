@@ -48,12 +48,12 @@ except ImportError:  # not on Windows; asyncio's own loop then
     uvloop = None  # type: ignore[assignment]
 
 from app.config import Settings
-from app.evaluation import RecallResult, load_labelled, recall_at_k
 from app.ingest.__main__ import main as ingest_main
 from app.ingest.pipeline import IngestReport, ingest_texts
 from app.retrieval import build_retriever
 from app.store import open_store
 from tests.bench_app import BARE_PATH
+from tests.evaluation import RecallResult, load_labelled, recall_at_k
 from tests.servers import free_port, wait_until_answers
 
 EXIT_OK = 0

@@ -12,7 +12,6 @@ import boto3
 from botocore.stub import ANY, Stubber
 from fastapi import FastAPI
 
-from app.answer.bedrock import SYSTEM_PROMPT
 from app.config import Settings
 from app.main import create_app
 
@@ -20,6 +19,8 @@ Serve = Callable[[FastAPI], Any]
 Events = Callable[[str], list[tuple[str, dict[str, Any]]]]
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 QUESTION = {"question": "How do I roll back a release?", "temperature": 0.3}
+# The start of the system prompt Bedrock must be sent (test_bedrock_answerer has it whole).
+SYSTEM_START = "You answer questions about a team's documents. Use ONLY the numbered passages"
 
 
 def _bedrock(settings: Settings, **extra: str | int) -> Settings:
@@ -36,6 +37,11 @@ def test_ask_answers_with_the_model_and_reports_usage(
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
+    sent: list[dict[str, Any]] = []
+    client.meta.events.register(
+        "provide-client-params.bedrock-runtime.Converse",
+        lambda params, **_: sent.append(params),
+    )
     with Stubber(client) as stubber:
         stubber.add_response(
             "converse",
@@ -49,7 +55,7 @@ def test_ask_answers_with_the_model_and_reports_usage(
             },
             {
                 "modelId": MODEL,
-                "system": [{"text": SYSTEM_PROMPT}],
+                "system": ANY,
                 "messages": ANY,
                 "inferenceConfig": {"maxTokens": 1024, "temperature": 0.3},
             },
@@ -65,6 +71,12 @@ def test_ask_answers_with_the_model_and_reports_usage(
     assert body["model"] == MODEL
     assert body["usage"] == {"input_tokens": 500, "output_tokens": 5, "total_tokens": 505}
     assert body["sources"]
+    (request,) = sent
+    assert request["system"][0]["text"].startswith(SYSTEM_START)
+    ((text,),) = ([block["text"] for block in m["content"]] for m in request["messages"])
+    first = body["sources"][0]
+    assert text.startswith(f"Passages:\n\n[1] ({first['document']})\n")
+    assert text.endswith(f"\n\nQuestion: {QUESTION['question']}")
 
 
 def test_stream_relays_model_deltas_and_usage(

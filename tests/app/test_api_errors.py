@@ -164,6 +164,17 @@ class _BrokenStore:
     ) -> list[Hit]:
         raise RuntimeError("payload for doc 'secret plans.md' is corrupt")
 
+    async def asearch(
+        self, query: Query, *, top_k: int, mode: Mode, documents: Sequence[str] | None = None
+    ) -> list[Hit]:
+        return self.search(query, top_k=top_k, mode=mode, documents=documents)
+
+    def dense_size(self) -> int | None:
+        return None
+
+    async def adense_size(self) -> int | None:
+        return None
+
     def info(self) -> CollectionInfo:
         return CollectionInfo(name="documents", points=1, documents=["a.md"], dense_size=None)
 
