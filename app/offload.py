@@ -9,6 +9,8 @@ every `run_in_threadpool` shares) capped a task at 40 answers in flight however 
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
@@ -19,7 +21,6 @@ import anyio.to_thread
 __all__ = ["STORE_LANE", "Lane", "lane_for"]
 
 T = TypeVar("T")
-_DONE = object()
 
 
 class Lane:
@@ -28,6 +29,7 @@ class Lane:
     def __init__(self, size: int) -> None:
         # anyio creates the limiter lazily, so a Lane can be made before the event loop runs.
         self._limiter = anyio.CapacityLimiter(size)
+        self._readers: set[asyncio.Future[None]] = set()
 
     @property
     def size(self) -> int:
@@ -59,13 +61,53 @@ class Lane:
             ) from None
 
     async def iterate(self, items: Iterator[T]) -> AsyncIterator[T]:
-        """`items`, each `next()` in a worker thread (a model's stream blocks on the network
-        between events). The thread is taken per event, not for the whole stream."""
-        while True:
-            item: Any = await anyio.to_thread.run_sync(next, items, _DONE, limiter=self._limiter)
-            if item is _DONE:
-                return
-            yield item
+        """`items` (a model's stream, which blocks on the network between events), read to
+        the end by one worker thread that hands each item to the event loop as it arrives.
+
+        One thread per stream rather than one hop per item: a hop costs two wake-ups, and
+        `make bench` (200 streams of 20 deltas) measured 16.5 ms of the server's CPU per
+        stream with a hop per item, 12.4 ms this way. The thread
+        closes `items` when it is done; if the reader leaves early it stops after the next
+        item (a blocking read cannot be interrupted), and holds its place in the lane until
+        then.
+        """
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[bool, Any]] = asyncio.Queue()
+        left = threading.Event()
+
+        def hand(item: tuple[bool, Any]) -> bool:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the loop has closed: nobody is reading any more
+                return False
+            return True
+
+        def pump() -> None:
+            try:
+                for item in items:
+                    if left.is_set() or not hand((True, item)):
+                        return
+                hand((False, None))
+            except BaseException as exc:  # noqa: BLE001 (re-raised on the reader's side)
+                hand((False, exc))
+            finally:
+                close = getattr(items, "close", None)
+                if close is not None:
+                    close()
+
+        reader = asyncio.ensure_future(anyio.to_thread.run_sync(pump, limiter=self._limiter))
+        try:
+            while True:
+                more, value = await queue.get()
+                if not more:
+                    if value is not None:
+                        raise value
+                    return
+                yield value
+        finally:
+            left.set()
+            self._readers.add(reader)  # kept referenced until the thread has finished
+            reader.add_done_callback(self._readers.discard)
 
 
 # A store answers in milliseconds, so a few threads carry thousands of searches a second;

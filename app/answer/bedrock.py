@@ -142,14 +142,11 @@ class BedrockAnswerer:
             yield Delta(NO_ANSWER)
             yield Done(stop_reason="no_answer")
             return
+        # The lane's reader closes the generator (and so the HTTP response) when it is done,
+        # or after the next event if the client leaves midway.
         events = self._converse_stream(self._request(question, passages, temperature))
-        try:
-            async for event in self._lane.iterate(events):
-                yield event
-        finally:
-            # A client that leaves midway closes this generator: close the HTTP response too,
-            # so its connection goes back to the pool now rather than when collected.
-            events.close()
+        async for event in self._lane.iterate(events):
+            yield event
 
     def _converse_stream(self, request: dict[str, Any]) -> Generator[StreamEvent, None, None]:
         stop_reason = "end_turn"
