@@ -81,6 +81,9 @@ class Timing:
     stream_s: float = 2.0
     deltas: int = 20
     invoke_s: float = 0.05
+    # Tests of concurrency: hold each call until this many are in flight (or 10 s pass), so
+    # the peak a test reads depends on what the service lets through, not on machine load.
+    hold_for: int = 0
 
 
 class SlowBedrock:
@@ -91,6 +94,14 @@ class SlowBedrock:
         self.in_flight: Counter[str] = Counter()
         self.peak: Counter[str] = Counter()
         self.calls: Counter[str] = Counter()
+
+    async def _hold(self, kind: str) -> None:
+        deadline = asyncio.get_running_loop().time() + 10.0
+        while (
+            self.in_flight[kind] < self.timing.hold_for
+            and asyncio.get_running_loop().time() < deadline
+        ):
+            await asyncio.sleep(0.01)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -117,6 +128,7 @@ class SlowBedrock:
         self.calls[kind] += 1
         self.peak[kind] = max(self.peak[kind], self.in_flight[kind])
         try:
+            await self._hold(kind)
             if kind == "converse":
                 await asyncio.sleep(self.timing.converse_s)
                 await _reply(send, 200, json.dumps(_converse_reply()).encode(), "application/json")

@@ -300,6 +300,7 @@ def test_slow_model_calls_all_wait_at_once_not_forty_at_a_time(
     # 60 questions at once against a model that takes 0.5 s: each call holds a worker thread
     # and a pooled connection, so the model must see all 60 together. With anyio's shared
     # 40 threads (or botocore's pool of 10) it saw at most 40.
+    slow_bedrock.timing.hold_for = 60
     server = live_server(create_app(_bedrock(sample_settings)))
     responses = asyncio.run(_concurrently(server.url, path, 60))
 
