@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import struct
@@ -81,27 +82,21 @@ class Timing:
     stream_s: float = 2.0
     deltas: int = 20
     invoke_s: float = 0.05
-    # Tests of concurrency: hold each call until this many are in flight (or 10 s pass), so
-    # the peak a test reads depends on what the service lets through, not on machine load.
-    hold_for: int = 0
 
 
 class SlowBedrock:
     """The ASGI app. `peak[kind]` is the most calls of that kind it held at once."""
 
-    def __init__(self, timing: Timing) -> None:
+    def __init__(self, timing: Timing, *, gather: int = 0, gather_s: float = 5.0) -> None:
         self.timing = timing
+        # Tests: hold each call until `gather` of its kind are waiting at once (at most
+        # `gather_s`), so that a slow test machine cannot let early calls finish before the
+        # last ones arrive. A service that caps its calls below `gather` just waits gather_s.
+        self.gather, self.gather_s = gather, gather_s
+        self._gathered: dict[str, asyncio.Event] = {}
         self.in_flight: Counter[str] = Counter()
         self.peak: Counter[str] = Counter()
         self.calls: Counter[str] = Counter()
-
-    async def _hold(self, kind: str) -> None:
-        deadline = asyncio.get_running_loop().time() + 10.0
-        while (
-            self.in_flight[kind] < self.timing.hold_for
-            and asyncio.get_running_loop().time() < deadline
-        ):
-            await asyncio.sleep(0.01)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -128,7 +123,8 @@ class SlowBedrock:
         self.calls[kind] += 1
         self.peak[kind] = max(self.peak[kind], self.in_flight[kind])
         try:
-            await self._hold(kind)
+            if self.gather:
+                await self._wait_for_company(kind)
             if kind == "converse":
                 await asyncio.sleep(self.timing.converse_s)
                 await _reply(send, 200, json.dumps(_converse_reply()).encode(), "application/json")
@@ -146,6 +142,13 @@ class SlowBedrock:
                 await _reply(send, 404, b'{"message":"unknown operation"}', "application/json")
         finally:
             self.in_flight[kind] -= 1
+
+    async def _wait_for_company(self, kind: str) -> None:
+        gathered = self._gathered.setdefault(kind, asyncio.Event())
+        if self.in_flight[kind] >= self.gather:
+            gathered.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(gathered.wait(), self.gather_s)
 
     async def _stream(self, send: Send) -> None:
         timing = self.timing

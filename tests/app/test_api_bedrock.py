@@ -271,9 +271,10 @@ def test_unexpected_failure_midway_ends_the_stream_with_a_500_error_event(
 
 @pytest.fixture
 def slow_bedrock(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[SlowBedrock]:
-    """The bench's slow stand-in (a model that takes 0.5 s), boto3's environment pointed at
-    it and at no real AWS configuration."""
-    standin = SlowBedrock(Timing(converse_s=0.5, first_token_s=0.3, stream_s=0.3, deltas=3))
+    """The bench's slow stand-in, holding each call until 60 are waiting (or 5 s pass), with
+    boto3's environment pointed at it and at no real AWS configuration."""
+    timing = Timing(converse_s=0.1, first_token_s=0.1, stream_s=0.1, deltas=3)
+    standin = SlowBedrock(timing, gather=60, gather_s=5.0)
     with serve(standin) as server:
         monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", server.url)
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -297,10 +298,9 @@ async def _concurrently(url: str, path: str, count: int) -> list[httpx.Response]
 def test_slow_model_calls_all_wait_at_once_not_forty_at_a_time(
     sample_settings: Settings, live_server: Serve, slow_bedrock: SlowBedrock, path: str, kind: str
 ) -> None:
-    # 60 questions at once against a model that takes 0.5 s: each call holds a worker thread
-    # and a pooled connection, so the model must see all 60 together. With anyio's shared
-    # 40 threads (or botocore's pool of 10) it saw at most 40.
-    slow_bedrock.timing.hold_for = 60
+    # 60 questions at once against a model that answers once 60 calls wait: each call holds
+    # a worker thread and a pooled connection, so the model must see all 60 together. With
+    # anyio's shared 40 threads (or botocore's pool of 10) it saw at most 40.
     server = live_server(create_app(_bedrock(sample_settings)))
     responses = asyncio.run(_concurrently(server.url, path, 60))
 
@@ -312,10 +312,12 @@ def test_slow_model_calls_all_wait_at_once_not_forty_at_a_time(
 def test_the_lane_is_as_wide_as_the_setting(
     sample_settings: Settings, live_server: Serve, slow_bedrock: SlowBedrock
 ) -> None:
-    # The other side of the bound: BEDROCK_MAX_CONCURRENCY=8 lets 8 calls wait at once, no more.
+    # The other side of the bound: BEDROCK_MAX_CONCURRENCY=8 lets 8 calls wait at once, no
+    # more (the stand-in answers each group of 8 as soon as it is complete).
+    slow_bedrock.gather = 8
     app = create_app(_bedrock(sample_settings, BEDROCK_MAX_CONCURRENCY=8))
     server = live_server(app)
-    responses = asyncio.run(_concurrently(server.url, "/ask", 20))
+    responses = asyncio.run(_concurrently(server.url, "/ask", 24))
 
-    assert [r.status_code for r in responses] == [200] * 20
+    assert [r.status_code for r in responses] == [200] * 24
     assert slow_bedrock.peak["converse"] == 8
