@@ -16,11 +16,18 @@ if TYPE_CHECKING:
 
 def bedrock_runtime(settings: Settings) -> BedrockRuntimeClient:
     """bedrock-runtime with `standard` retries and explicit timeouts, so a slow or throttled
-    model fails within a bound the API can turn into a 503 instead of hanging a worker."""
+    model fails within a bound the API can turn into a 503 instead of hanging a worker.
+
+    The pool holds BEDROCK_MAX_CONCURRENCY connections (botocore's default is 10), and
+    `app.offload.lane_for` gives the client as many worker threads: a boto3 client is
+    thread-safe, and a call that waits on the model holds a thread and a connection, nothing
+    more, so a slow model no longer caps how many questions are in flight.
+    """
     config = Config(
         connect_timeout=settings.BEDROCK_CONNECT_TIMEOUT_S,
         read_timeout=settings.BEDROCK_READ_TIMEOUT_S,
         retries={"mode": "standard", "total_max_attempts": settings.BEDROCK_MAX_ATTEMPTS},
+        max_pool_connections=settings.BEDROCK_MAX_CONCURRENCY,
     )
     return boto3.client("bedrock-runtime", region_name=settings.AWS_REGION, config=config)
 

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     BEDROCK_CONNECT_TIMEOUT_S: float = Field(default=2.0, gt=0)
     BEDROCK_READ_TIMEOUT_S: float = Field(default=60.0, gt=0)
     BEDROCK_MAX_ATTEMPTS: int = Field(default=3, ge=1, le=10)
+    # Bedrock calls in flight at once: the client's connection pool and its worker threads.
+    BEDROCK_MAX_CONCURRENCY: int = Field(default=256, ge=1, le=4096)
 
     # Ingestion
     CHUNK_TOKENS: int = Field(default=300, ge=50, le=2000)

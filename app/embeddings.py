@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import TYPE_CHECKING
 
 import qdrant_edge
 
+from app.offload import lane_for
 from app.store.base import SparseVector
 
 if TYPE_CHECKING:
@@ -62,6 +64,18 @@ class TitanEmbedder:
         self.model_id = model_id
         self.dimensions = dimensions
         self._concurrency = concurrency
+        self._lane = lane_for(client)  # the answerer's too: they share the client's pool
+
+    async def aembed(self, text: str) -> list[float]:
+        """`embed` from the event loop, in a worker thread of the client's lane; errors are
+        the API's (`bedrock_errors`: throttling and timeouts -> 503 naming this model)."""
+        return await self._lane.run(partial(self._embed_for_api, text))
+
+    def _embed_for_api(self, text: str) -> list[float]:
+        from app.answer.bedrock import bedrock_errors  # the API's errors: not for ingestion
+
+        with bedrock_errors(self.model_id):
+            return self.embed(text)
 
     def embed(self, text: str) -> list[float]:
         body = {

@@ -57,6 +57,29 @@ class Retriever:
         query = Query(text=question, sparse=self.sparse.query(question), dense=dense)
         return self.store.search(query, top_k=top_k, mode=mode, documents=documents or None)
 
+    async def aretrieve(
+        self,
+        question: str,
+        *,
+        top_k: int,
+        mode: Mode = "hybrid",
+        documents: Sequence[str] | None = None,
+    ) -> list[Hit]:
+        """`retrieve` from the event loop. The store and Titan each decide where their calls
+        run (`VectorStore.asearch`, `TitanEmbedder.aembed`) and what a timeout names: the
+        vector store (StoreTimeoutError) or the embedding model (ModelUnavailableError)."""
+        dense = None
+        if (
+            self.dense is not None
+            and mode != "sparse"
+            and await self.store.adense_size() is not None
+        ):
+            dense = await self.dense.aembed(question)
+        else:
+            mode = "sparse"
+        query = Query(text=question, sparse=self.sparse.query(question), dense=dense)
+        return await self.store.asearch(query, top_k=top_k, mode=mode, documents=documents or None)
+
 
 def build_embedder(
     settings: Settings, bedrock_client: BedrockRuntimeClient | None = None

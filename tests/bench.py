@@ -1,7 +1,8 @@
 """`make bench`: the service's speed and size on a 20,000-chunk corpus, beside its targets.
 
 Usage:
-    python -m tests.bench [--chunks N] [--requests N] [--max-seconds S] [--starts N]
+    python -m tests.bench [--part all|extractive|model] [--chunks N] [--requests N]
+                          [--max-seconds S] [--starts N] [--model-requests N]
 
 What it does, all on 127.0.0.1 and in a temporary folder:
 1. ingests docs/sample, then N synthetic single-chunk texts (words drawn from docs/sample),
@@ -14,7 +15,11 @@ What it does, all on 127.0.0.1 and in a temporary folder:
    1 and 32, each run bounded by a request count and a time limit, and prints p50/p95/p99
    and requests/s;
 4. prints the server's peak RSS and recall@4 of the labelled questions (BM25), over
-   docs/sample alone and over the whole corpus.
+   docs/sample alone and over the whole corpus;
+5. (`tests/bench_model.py`) runs the service in Bedrock mode against a slow stand-in model on
+   loopback (`tests/bedrock_standin.py`), 200 questions at once, with and without Titan
+   embeddings: /ask throughput and p50, the calls the model saw at once, /ask/stream's time
+   to the first delta, peak RSS and the server's CPU per request.
 
 The bare endpoint goes through the same process, middleware and HTTP stack as `/ask`, so the
 ratio of the two is the service's own cost. Timings belong here, not in `make test`.
@@ -37,7 +42,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httptools
@@ -48,12 +53,12 @@ except ImportError:  # not on Windows; asyncio's own loop then
     uvloop = None  # type: ignore[assignment]
 
 from app.config import Settings
-from app.evaluation import RecallResult, load_labelled, recall_at_k
 from app.ingest.__main__ import main as ingest_main
 from app.ingest.pipeline import IngestReport, ingest_texts
 from app.retrieval import build_retriever
 from app.store import open_store
 from tests.bench_app import BARE_PATH
+from tests.evaluation import RecallResult, load_labelled, recall_at_k
 from tests.servers import free_port, wait_until_answers
 
 EXIT_OK = 0
@@ -94,6 +99,10 @@ class Run:
     latencies_ms: list[float]
     seconds: float
     errors: int
+    # Streams only: ms from sending the request to the first byte of the first `delta` event,
+    # and how many 200s ended without a `done` event.
+    first_delta_ms: list[float] = field(default_factory=list)
+    incomplete: int = 0
 
     @property
     def rps(self) -> float:
@@ -104,12 +113,15 @@ class Run:
             self.latencies_ms + other.latencies_ms,
             self.seconds + other.seconds,
             self.errors + other.errors,
+            self.first_delta_ms + other.first_delta_ms,
+            self.incomplete + other.incomplete,
         )
 
-    def pct(self, q: float) -> float:
-        if not self.latencies_ms:
+    def pct(self, q: float, values: list[float] | None = None) -> float:
+        values = self.latencies_ms if values is None else values
+        if not values:
             return math.nan
-        ordered = sorted(self.latencies_ms)
+        ordered = sorted(values)
         return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
@@ -125,12 +137,24 @@ class _Connection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self._transport: asyncio.Transport | None = None
         self._waiter: asyncio.Future[int] | None = None
+        self.sent_at = 0.0
+        self.first_delta_at: float | None = None
+        self.done_seen = False
+        self._tail = b""  # the end of the previous body chunk: an event name may straddle two
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
         self._parser.feed_data(data)
+
+    def on_body(self, body: bytes) -> None:  # httptools callback
+        seen = self._tail + body
+        if self.first_delta_at is None and b"event: delta" in seen:
+            self.first_delta_at = time.perf_counter()
+        if b"event: done" in seen:
+            self.done_seen = True
+        self._tail = seen[-16:]
 
     def on_message_complete(self) -> None:  # httptools callback
         if self._waiter is not None and not self._waiter.done():
@@ -143,6 +167,12 @@ class _Connection(asyncio.Protocol):
     async def send(self, request: bytes) -> int:
         assert self._transport is not None
         self._waiter = asyncio.get_running_loop().create_future()
+        self.sent_at, self.first_delta_at, self.done_seen, self._tail = (
+            time.perf_counter(),
+            None,
+            False,
+            b"",
+        )
         self._transport.write(request)
         return await self._waiter
 
@@ -172,6 +202,7 @@ async def _load(
     requests: int,
     limit_s: float,
 ) -> Run:
+    stream = path.endswith("/stream")
     loop = asyncio.get_running_loop()
     raw = _requests(port, path, bodies)
     connections = [
@@ -179,32 +210,38 @@ async def _load(
         for _ in range(concurrency)
     ]
     latencies: list[float] = []
-    errors = 0
+    first_delta: list[float] = []
+    errors = incomplete = 0
     sent = 0
     try:
-        for i, connection in enumerate(connections):  # warm-up: open every connection
-            await connection.send(raw[i % len(raw)])
+        # Warm-up: one request on every connection, all at once (one after another would take
+        # a slow model's time per connection).
+        await asyncio.gather(*(c.send(raw[i % len(raw)]) for i, c in enumerate(connections)))
         started = time.perf_counter()
         deadline = started + limit_s
 
         async def worker(connection: _Connection) -> None:
-            nonlocal sent, errors
+            nonlocal sent, errors, incomplete
             while sent < requests and time.perf_counter() < deadline:
                 request = raw[sent % len(raw)]
                 sent += 1
                 t0 = time.perf_counter()
                 status = await connection.send(request)
-                if status == 200:
-                    latencies.append((time.perf_counter() - t0) * 1000)
-                else:
+                if status != 200:
                     errors += 1
+                    continue
+                latencies.append((time.perf_counter() - t0) * 1000)
+                if stream:
+                    if connection.first_delta_at is not None:
+                        first_delta.append((connection.first_delta_at - t0) * 1000)
+                    incomplete += not connection.done_seen
 
         await asyncio.gather(*(worker(c) for c in connections))
         seconds = time.perf_counter() - started
     finally:
         for connection in connections:
             connection.close()
-    return Run(latencies, seconds, errors)
+    return Run(latencies, seconds, errors, first_delta, incomplete)
 
 
 def load(
@@ -273,12 +310,14 @@ class Server:
     ready_s: float
 
 
-def start_server(store_path: Path, log: Path) -> Server:
-    """`uvicorn tests.bench_app:bench_app` as its own process; returns once /ready answers 200."""
+def start_server(store_path: Path, log: Path, extra_env: dict[str, str] | None = None) -> Server:
+    """`uvicorn tests.bench_app:bench_app` as its own process; returns once /ready answers 200.
+    The embedded store, and the extractive answerer unless `extra_env` configures Bedrock."""
     port = free_port()
     env = {**os.environ, "QDRANT_PATH": str(store_path)}
     for name in ("QDRANT_URL", "BEDROCK_MODEL_ID", "BEDROCK_EMBEDDING_MODEL_ID"):
-        env.pop(name, None)  # the embedded store and the extractive answerer, always
+        env.pop(name, None)
+    env.update(extra_env or {})
     command = [
         sys.executable, "-m", "uvicorn", "tests.bench_app:bench_app", "--factory",
         "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
@@ -304,6 +343,47 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def measure(args: argparse.Namespace, tmp: Path) -> int:
+    status = EXIT_OK
+    if args.part in ("all", "extractive"):
+        status = measure_extractive(args, tmp)
+    if args.part in ("all", "model") and status != EXIT_FAILED:
+        status = max(status, measure_slow_model(args, tmp))
+    return status
+
+
+def measure_slow_model(args: argparse.Namespace, tmp: Path) -> int:
+    from tests.bench_model import CONCURRENCY, measure_model
+
+    sample_settings = Settings.from_env({"QDRANT_PATH": str(tmp / "model-sample")})
+    if ingest_main([str(SAMPLE)], settings=sample_settings) != 0:
+        print("bench: ingesting docs/sample failed (see above)", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"bench: Bedrock mode against the slow stand-in, {CONCURRENCY} at once", flush=True)
+    try:
+        figures = measure_model(
+            root=ROOT,
+            tmp=tmp,
+            sample_store=sample_settings.QDRANT_PATH,
+            bodies=[{"question": q.question, "top_k": 4} for q in load_labelled()],
+            requests=args.model_requests,
+            limit_s=args.max_seconds * 2,
+            start_server=start_server,
+            stop=stop,
+            load=load,
+            describe=describe,
+        )
+    except RuntimeError as exc:
+        log = tmp / "model-bench.log"
+        tail = log.read_text()[-3000:] if log.exists() else ""
+        print(f"bench: {exc}; the log:\n{tail}", file=sys.stderr)
+        return EXIT_FAILED
+    print("\nqa-service bench: Bedrock mode, stand-ins on loopback (tests/bedrock_standin.py)")
+    for figure in figures:
+        print(line(figure.name, figure.value, figure.target, figure.ok))
+    return EXIT_OK if all(f.ok is not False for f in figures) else EXIT_MISSED
+
+
+def measure_extractive(args: argparse.Namespace, tmp: Path) -> int:
     sample_settings = Settings.from_env({"QDRANT_PATH": str(tmp / "sample")})
     settings = Settings.from_env({"QDRANT_PATH": str(tmp / "corpus")})
     for target in (sample_settings, settings):
@@ -381,9 +461,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--starts", type=int, default=3, help="server start-ups to time, median kept (3)"
     )
+    parser.add_argument(
+        "--model-requests",
+        type=int,
+        default=1_200,
+        help="/ask requests per slow-model run; /ask/stream gets half (1200)",
+    )
+    parser.add_argument(
+        "--part",
+        choices=("all", "extractive", "model"),
+        default="all",
+        help="the extractive bench, the slow-model bench, or both (all)",
+    )
     args = parser.parse_args(argv)
-    if min(args.chunks, args.requests, args.starts) < 1 or args.max_seconds <= 0:
-        parser.error("--chunks, --requests, --starts and --max-seconds must be positive")
+    if min(args.chunks, args.requests, args.starts, args.model_requests) < 1 or (
+        args.max_seconds <= 0
+    ):
+        parser.error(
+            "--chunks, --requests, --starts, --model-requests and --max-seconds must be positive"
+        )
     load1, _, _ = os.getloadavg()
     print(f"bench: {os.cpu_count()} CPUs, load average {load1:.1f} (other work skews the numbers)")
     with tempfile.TemporaryDirectory(prefix="qa-bench-") as tmp:

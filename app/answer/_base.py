@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -40,17 +40,21 @@ StreamEvent = Delta | Done
 
 
 class Answerer(Protocol):
+    """Awaited on the event loop; each answerer decides where its work runs: the extractive
+    one in place (CPU only, well under a millisecond), Bedrock's calls in worker threads
+    (`app.offload`), so that a slow model never holds the event loop."""
+
     @property
     def model(self) -> str:
         """`extractive` or the Bedrock model id, reported in every response."""
 
-    def answer(
+    async def answer(
         self, question: str, passages: Sequence[Hit], *, temperature: float | None
     ) -> Answer: ...
 
     def stream(
         self, question: str, passages: Sequence[Hit], *, temperature: float | None
-    ) -> Iterator[StreamEvent]:
+    ) -> AsyncIterator[StreamEvent]:
         """Delta events, then exactly one Done."""
 
     def close(self) -> None: ...

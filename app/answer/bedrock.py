@@ -7,8 +7,9 @@ this module as the API's own errors (see `bedrock_errors`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import (
@@ -21,6 +22,7 @@ from botocore.exceptions import (
 
 from app.answer._base import NO_ANSWER, Answer, Delta, Done, StreamEvent, TokenUsage
 from app.errors import ModelCallError, ModelThrottledError, ModelUnavailableError
+from app.offload import lane_for
 from app.store.base import Hit
 
 if TYPE_CHECKING:
@@ -88,10 +90,14 @@ def _usage(raw: dict[str, Any] | None) -> TokenUsage | None:
 
 
 class BedrockAnswerer:
+    """Each call runs in a worker thread of the client's lane (`app.offload.lane_for`: as
+    many as BEDROCK_MAX_CONCURRENCY), a stream one event at a time."""
+
     def __init__(self, client: BedrockRuntimeClient, *, model_id: str, max_tokens: int) -> None:
         self._client = client
         self._model_id = model_id
         self._max_tokens = max_tokens
+        self._lane = lane_for(client)
 
     @property
     def model(self) -> str:
@@ -110,13 +116,17 @@ class BedrockAnswerer:
             "inferenceConfig": inference,
         }
 
-    def answer(
+    async def answer(
         self, question: str, passages: Sequence[Hit], *, temperature: float | None = None
     ) -> Answer:
         if not passages:  # nothing to ground an answer on: don't pay for a guess
             return Answer(text=NO_ANSWER, stop_reason="no_answer")
+        request = self._request(question, passages, temperature)
+        return await self._lane.run(partial(self._converse, request))
+
+    def _converse(self, request: dict[str, Any]) -> Answer:
         with bedrock_errors(self._model_id):
-            response = self._client.converse(**self._request(question, passages, temperature))
+            response = self._client.converse(**request)
         content = response.get("output", {}).get("message", {}).get("content", [])
         text = "".join(block.get("text", "") for block in content).strip()
         return Answer(
@@ -125,29 +135,37 @@ class BedrockAnswerer:
             usage=_usage(dict(response.get("usage") or {})),
         )
 
-    def stream(
+    async def stream(
         self, question: str, passages: Sequence[Hit], *, temperature: float | None = None
-    ) -> Iterator[StreamEvent]:
+    ) -> AsyncIterator[StreamEvent]:
         if not passages:
             yield Delta(NO_ANSWER)
             yield Done(stop_reason="no_answer")
             return
+        # The lane's reader closes the generator (and so the HTTP response) when it is done,
+        # or after the next event if the client leaves midway.
+        events = self._converse_stream(self._request(question, passages, temperature))
+        async for event in self._lane.iterate(events):
+            yield event
+
+    def _converse_stream(self, request: dict[str, Any]) -> Generator[StreamEvent, None, None]:
         stop_reason = "end_turn"
         usage: TokenUsage | None = None
         # Errors can arrive mid-stream too (throttlingException events), hence the whole loop.
         with bedrock_errors(self._model_id):
-            response = self._client.converse_stream(
-                **self._request(question, passages, temperature)
-            )
-            for event in response["stream"]:
-                if "contentBlockDelta" in event:
-                    text = event["contentBlockDelta"].get("delta", {}).get("text")
-                    if text:
-                        yield Delta(text)
-                elif "messageStop" in event:
-                    stop_reason = str(event["messageStop"].get("stopReason", stop_reason))
-                elif "metadata" in event:
-                    usage = _usage(dict(event["metadata"].get("usage") or {}))
+            stream = self._client.converse_stream(**request)["stream"]
+            try:
+                for event in stream:
+                    if "contentBlockDelta" in event:
+                        text = event["contentBlockDelta"].get("delta", {}).get("text")
+                        if text:
+                            yield Delta(text)
+                    elif "messageStop" in event:
+                        stop_reason = str(event["messageStop"].get("stopReason", stop_reason))
+                    elif "metadata" in event:
+                        usage = _usage(dict(event["metadata"].get("usage") or {}))
+            finally:
+                stream.close()
         yield Done(stop_reason=stop_reason, usage=usage)
 
     def close(self) -> None:

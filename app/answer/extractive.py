@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -108,7 +108,9 @@ class ExtractiveAnswerer:
         # most of this answerer's time, so remember the last few thousand.
         self._split = lru_cache(maxsize=2048)(self._split_uncached)
 
-    def answer(
+    # Both run in place on the event loop: CPU only and well under a millisecond, so a thread
+    # hop would cost more than the answer.
+    async def answer(
         self, question: str, passages: Sequence[Hit], *, temperature: float | None = None
     ) -> Answer:
         quotes = self._select(question, passages)
@@ -116,9 +118,9 @@ class ExtractiveAnswerer:
             return Answer(text=NO_ANSWER, stop_reason="no_answer")
         return Answer(text=" ".join(quotes), stop_reason="end_turn")
 
-    def stream(
+    async def stream(
         self, question: str, passages: Sequence[Hit], *, temperature: float | None = None
-    ) -> Iterator[StreamEvent]:
+    ) -> AsyncIterator[StreamEvent]:
         quotes = self._select(question, passages)
         if not quotes:
             yield Delta(NO_ANSWER)

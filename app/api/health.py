@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from app.api._offload import within
 from app.api.deps import RequestIdDep, SettingsDep, StoreDep
 from app.errors import ERROR_RESPONSES, RETRY_AFTER_HEADER, ApiError
+from app.offload import STORE_LANE
 from app.schemas import CollectionDetails, ErrorResponse, Health, NotReady, Ready
 from app.store.base import CollectionMissing, StoreError
 
@@ -32,7 +32,7 @@ async def get_ready(
     """Readiness: the vector store answers and the collection has points."""
     reason: str
     try:
-        info = await within(settings.QDRANT_TIMEOUT_S, store.info, what="vector store")
+        info = await STORE_LANE.within(settings.QDRANT_TIMEOUT_S, store.info, what="vector store")
     except CollectionMissing:
         reason = "the collection does not exist yet: nothing has been ingested"
     except (StoreError, ApiError) as exc:
@@ -58,7 +58,7 @@ async def get_ready(
 )
 async def get_collection_info(*, store: StoreDep, settings: SettingsDep) -> CollectionDetails:
     """Points, documents and vector configuration of the collection."""
-    info = await within(settings.QDRANT_TIMEOUT_S, store.info, what="vector store")
+    info = await STORE_LANE.within(settings.QDRANT_TIMEOUT_S, store.info, what="vector store")
     return CollectionDetails(
         name=info.name,
         points=info.points,

@@ -106,4 +106,16 @@ class VectorStore(Protocol):
         """The collection's dense vector size, None when it holds BM25 only. Cheap enough to
         ask per query (remembered); raises CollectionMissing like `info()`."""
 
+    # The API's two calls per question, awaited on the event loop. Each store decides where
+    # its work runs: in place when it answers in-process in microseconds, else in a worker
+    # thread within its deadline (StoreTimeoutError names the vector store). A store that
+    # must open, wait on a lock or reach the network never runs on the event loop.
+    async def asearch(
+        self, query: Query, *, top_k: int, mode: Mode, documents: Sequence[str] | None = None
+    ) -> list[Hit]:
+        """`search` from the event loop."""
+
+    async def adense_size(self) -> int | None:
+        """`dense_size` from the event loop."""
+
     def close(self) -> None: ...

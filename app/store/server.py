@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TypeVar
 
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
+from app.offload import STORE_LANE
 from app.store._payload import (
     DENSE,
     MAX_DOCUMENTS,
@@ -49,8 +51,9 @@ def _sparse(vector: SparseVector) -> models.SparseVector:
 
 
 class ServerStore:
-    def __init__(self, client: QdrantClient, collection: str) -> None:
+    def __init__(self, client: QdrantClient, collection: str, *, timeout_s: float = 5.0) -> None:
         self.collection = collection
+        self.timeout_s = timeout_s  # the API's bound per call (qdrant-client's is whole seconds)
         self._client = client
         self._dense_size: int | None = None
         self._dense_read_at: float | None = None  # time.monotonic() of the last read
@@ -105,6 +108,19 @@ class ServerStore:
 
     def dense_size(self) -> int | None:
         return self._dense()
+
+    # Every call is a network round trip: always in a worker thread, within timeout_s.
+    async def asearch(
+        self, query: Query, *, top_k: int, mode: Mode, documents: Sequence[str] | None = None
+    ) -> list[Hit]:
+        search = partial(self.search, query, top_k=top_k, mode=mode, documents=documents)
+        return await STORE_LANE.within(self.timeout_s, search, what="vector store")
+
+    async def adense_size(self) -> int | None:
+        read_at = self._dense_read_at
+        if read_at is not None and time.monotonic() - read_at <= DENSE_SIZE_TTL_S:
+            return self._dense_size  # remembered: no call to make
+        return await STORE_LANE.within(self.timeout_s, self._dense, what="vector store")
 
     # --- lifecycle ---------------------------------------------------------------------------
 

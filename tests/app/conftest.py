@@ -13,8 +13,6 @@ from __future__ import annotations
 #   fake_bedrock                      bedrock-runtime on loopback, for a real boto3 client
 # ============================================================================================
 import json
-import struct
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +22,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.config import Settings
+from tests.bedrock_standin import stream_event, stream_exception
 from tests.servers import (
     SAMPLE_DOCS,
     HTTPServerThread,
@@ -96,38 +95,6 @@ def _parse_sse(body: str) -> list[tuple[str, dict[str, Any]]]:
 @pytest.fixture
 def parse_sse() -> Callable[[str], list[tuple[str, dict[str, Any]]]]:
     return _parse_sse
-
-
-def event_frame(headers: dict[str, str], payload: dict[str, Any]) -> bytes:
-    """One message of the AWS event-stream encoding (what ConverseStream sends on the wire,
-    and what botocore/eventstream.py decodes): prelude (total length, headers length, CRC),
-    headers (type 7 = string), the JSON payload, then the CRC of the whole message."""
-    encoded = b"".join(
-        bytes([len(name)])
-        + name.encode()
-        + b"\x07"
-        + struct.pack(">H", len(value))
-        + value.encode()
-        for name, value in headers.items()
-    )
-    body = json.dumps(payload).encode()
-    prelude = struct.pack(">II", 16 + len(encoded) + len(body), len(encoded))
-    message = prelude + struct.pack(">I", zlib.crc32(prelude)) + encoded + body
-    return message + struct.pack(">I", zlib.crc32(message))
-
-
-def stream_event(kind: str, payload: dict[str, Any]) -> bytes:
-    headers = {":event-type": kind, ":content-type": "application/json", ":message-type": "event"}
-    return event_frame(headers, payload)
-
-
-def stream_exception(kind: str, message: str) -> bytes:
-    headers = {
-        ":exception-type": kind,
-        ":content-type": "application/json",
-        ":message-type": "exception",
-    }
-    return event_frame(headers, {"message": message})
 
 
 @dataclass

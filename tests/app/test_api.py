@@ -295,7 +295,7 @@ OFF_TOPIC = [
 def test_extractive_answers_cite_the_right_document_and_only_quote(
     api: httpx.Client, sample_docs: Path
 ) -> None:
-    from app.evaluation import load_labelled
+    from tests.evaluation import load_labelled
 
     labelled = load_labelled()
     sample = _sample_text(sample_docs)

@@ -4,22 +4,29 @@ before or in the middle of a stream."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 import boto3
+import httpx
+import pytest
 from botocore.stub import ANY, Stubber
 from fastapi import FastAPI
 
-from app.answer.bedrock import SYSTEM_PROMPT
 from app.config import Settings
 from app.main import create_app
+from tests.bedrock_standin import SlowBedrock, Timing
+from tests.servers import serve
 
 Serve = Callable[[FastAPI], Any]
 Events = Callable[[str], list[tuple[str, dict[str, Any]]]]
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 QUESTION = {"question": "How do I roll back a release?", "temperature": 0.3}
+# The start of the system prompt Bedrock must be sent (test_bedrock_answerer has it whole).
+SYSTEM_START = "You answer questions about a team's documents. Use ONLY the numbered passages"
 
 
 def _bedrock(settings: Settings, **extra: str | int) -> Settings:
@@ -36,6 +43,11 @@ def test_ask_answers_with_the_model_and_reports_usage(
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
+    sent: list[dict[str, Any]] = []
+    client.meta.events.register(
+        "provide-client-params.bedrock-runtime.Converse",
+        lambda params, **_: sent.append(params),
+    )
     with Stubber(client) as stubber:
         stubber.add_response(
             "converse",
@@ -49,7 +61,7 @@ def test_ask_answers_with_the_model_and_reports_usage(
             },
             {
                 "modelId": MODEL,
-                "system": [{"text": SYSTEM_PROMPT}],
+                "system": ANY,
                 "messages": ANY,
                 "inferenceConfig": {"maxTokens": 1024, "temperature": 0.3},
             },
@@ -65,6 +77,12 @@ def test_ask_answers_with_the_model_and_reports_usage(
     assert body["model"] == MODEL
     assert body["usage"] == {"input_tokens": 500, "output_tokens": 5, "total_tokens": 505}
     assert body["sources"]
+    (request,) = sent
+    assert request["system"][0]["text"].startswith(SYSTEM_START)
+    ((text,),) = ([block["text"] for block in m["content"]] for m in request["messages"])
+    first = body["sources"][0]
+    assert text.startswith(f"Passages:\n\n[1] ({first['document']})\n")
+    assert text.endswith(f"\n\nQuestion: {QUESTION['question']}")
 
 
 def test_stream_relays_model_deltas_and_usage(
@@ -249,3 +267,57 @@ def test_unexpected_failure_midway_ends_the_stream_with_a_500_error_event(
     assert error["status"] == 500
     assert "mid-1" in error["error"]
     assert "many" not in error["error"]
+
+
+@pytest.fixture
+def slow_bedrock(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[SlowBedrock]:
+    """The bench's slow stand-in, holding each call until 60 are waiting (or 5 s pass), with
+    boto3's environment pointed at it and at no real AWS configuration."""
+    timing = Timing(converse_s=0.1, first_token_s=0.1, stream_s=0.1, deltas=3)
+    standin = SlowBedrock(timing, gather=60, gather_s=5.0)
+    with serve(standin) as server:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", server.url)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+        monkeypatch.delenv("AWS_PROFILE", raising=False)
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+        yield standin
+
+
+async def _concurrently(url: str, path: str, count: int) -> list[httpx.Response]:
+    limits = httpx.Limits(max_connections=count)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as http:
+        return await asyncio.gather(*(http.post(path, json=QUESTION) for _ in range(count)))
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"), [("/ask", "converse"), ("/ask/stream", "converse-stream")]
+)
+def test_slow_model_calls_all_wait_at_once_not_forty_at_a_time(
+    sample_settings: Settings, live_server: Serve, slow_bedrock: SlowBedrock, path: str, kind: str
+) -> None:
+    # 60 questions at once against a model that answers once 60 calls wait: each call holds
+    # a worker thread and a pooled connection, so the model must see all 60 together. With
+    # anyio's shared 40 threads (or botocore's pool of 10) it saw at most 40.
+    server = live_server(create_app(_bedrock(sample_settings)))
+    responses = asyncio.run(_concurrently(server.url, path, 60))
+
+    assert [r.status_code for r in responses] == [200] * 60
+    assert slow_bedrock.calls[kind] == 60
+    assert slow_bedrock.peak[kind] == 60
+
+
+def test_the_lane_is_as_wide_as_the_setting(
+    sample_settings: Settings, live_server: Serve, slow_bedrock: SlowBedrock
+) -> None:
+    # The other side of the bound: BEDROCK_MAX_CONCURRENCY=8 lets 8 calls wait at once, no
+    # more (the stand-in answers each group of 8 as soon as it is complete).
+    slow_bedrock.gather = 8
+    app = create_app(_bedrock(sample_settings, BEDROCK_MAX_CONCURRENCY=8))
+    server = live_server(app)
+    responses = asyncio.run(_concurrently(server.url, "/ask", 24))
+
+    assert [r.status_code for r in responses] == [200] * 24
+    assert slow_bedrock.peak["converse"] == 8

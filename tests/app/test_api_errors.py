@@ -8,18 +8,22 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import qdrant_edge as qe
 from fastapi import FastAPI
 
 from app.config import Settings
 from app.logging import REQUEST_LOGGER
 from app.main import create_app
+from app.store import EmbeddedStore
 from app.store.base import CollectionInfo, Hit, Mode, Point, Query
 from tests.servers import free_port, silent_port
 
@@ -164,6 +168,17 @@ class _BrokenStore:
     ) -> list[Hit]:
         raise RuntimeError("payload for doc 'secret plans.md' is corrupt")
 
+    async def asearch(
+        self, query: Query, *, top_k: int, mode: Mode, documents: Sequence[str] | None = None
+    ) -> list[Hit]:
+        return self.search(query, top_k=top_k, mode=mode, documents=documents)
+
+    def dense_size(self) -> int | None:
+        return None
+
+    async def adense_size(self) -> int | None:
+        return None
+
     def info(self) -> CollectionInfo:
         return CollectionInfo(name="documents", points=1, documents=["a.md"], dense_size=None)
 
@@ -231,3 +246,73 @@ def test_log_lines_name_an_exception_without_its_traceback() -> None:
     assert json.loads(line)["error"] == "ValueError: lifespan could not open the store"
     assert "Traceback" not in line
     assert "\n" not in line
+
+
+@pytest.fixture
+def request_log() -> Iterator[list[dict[str, Any]]]:
+    """The fields of every request log line written meanwhile."""
+    lines: list[dict[str, Any]] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.fields)  # type: ignore[method-assign,attr-defined]
+    logger = logging.getLogger(REQUEST_LOGGER)
+    logger.addHandler(handler)
+    yield lines
+    logger.removeHandler(handler)
+
+
+def test_a_locked_store_gets_503_and_the_log_line_names_the_cause(
+    sample_settings: Settings, live_server: Serve, request_log: list[dict[str, Any]]
+) -> None:
+    # Another process holding the embedded store (an ingestion, a second server) locks it;
+    # a second open in this process meets the same lock.
+    holder = EmbeddedStore(sample_settings.QDRANT_PATH, sample_settings.QDRANT_COLLECTION)
+    holder.info()
+    try:
+        with live_server(create_app(sample_settings)).client() as client:
+            answers = [client.post(path, json=QUESTION) for path in ("/ask", "/ask/stream")]
+    finally:
+        holder.close()
+
+    for response in answers:
+        body = _assert_error(response, 503)
+        assert "unavailable" in body["error"]
+        assert response.headers["retry-after"] == str(sample_settings.RETRY_AFTER_S)
+    causes = [line.get("error") for line in request_log if line["status"] == 503]
+    assert causes == ["StoreUnavailable", "StoreUnavailable"]
+
+
+def test_health_answers_while_the_store_hangs_opening(
+    sample_settings: Settings,
+    live_server: Serve,
+    monkeypatch: pytest.MonkeyPatch,
+    request_log: list[dict[str, Any]],
+) -> None:
+    # The store's open is held until the test lets it go (a disk or lock that does not
+    # answer). /ask waits on it; the event loop must not: /health, the liveness check the
+    # load balancer polls, still answers at once.
+    entered, release = threading.Event(), threading.Event()
+    real_load = qe.EdgeShard.load
+
+    def stuck_load(*args: Any, **kwargs: Any) -> Any:
+        entered.set()
+        release.wait(30)
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(qe.EdgeShard, "load", stuck_load)
+    settings = sample_settings.model_copy(update={"QDRANT_TIMEOUT_S": 1.0})
+    server = live_server(create_app(settings))
+    with ThreadPoolExecutor(1) as pool, server.client() as client:
+        asked = pool.submit(client.post, "/ask", json=QUESTION)
+        assert entered.wait(10), "/ask never opened the store"
+        try:
+            health = httpx.get(f"{server.url}/health", timeout=0.5)
+        finally:
+            answer = asked.result(timeout=10)  # the deadline (1 s) answers it meanwhile
+            release.set()
+
+    assert health.status_code == 200
+    body = _assert_error(answer, 503)
+    assert "vector store did not answer within 1 s" in body["error"]
+    assert [line.get("error") for line in request_log if line["status"] == 503] == [
+        "StoreTimeoutError"
+    ]

@@ -12,7 +12,18 @@ from tests import bench
 
 def test_bench_runs_end_to_end_and_prints_every_figure(capsys: pytest.CaptureFixture[str]) -> None:
     status = bench.main(
-        ["--chunks", "300", "--requests", "96", "--max-seconds", "3", "--starts", "1"]
+        [
+            "--part",
+            "extractive",
+            "--chunks",
+            "300",
+            "--requests",
+            "96",
+            "--max-seconds",
+            "3",
+            "--starts",
+            "1",
+        ]
     )
 
     out = capsys.readouterr().out

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.evaluation import load_labelled, recall_at_k
 from app.retrieval import Retriever, build_retriever
 from app.store import open_store
+from tests.evaluation import load_labelled, recall_at_k
 from tests.servers import SAMPLE_DOCS, sample_settings
 
 
@@ -38,7 +38,7 @@ def test_recall_counts_a_question_as_missed_when_its_document_is_absent(
     retriever: Retriever,
 ) -> None:
     # Only documents the filter-free search can never return: recall must be 0, not 1.
-    from app.evaluation import LabelledQuestion
+    from tests.evaluation import LabelledQuestion
 
     wrong = [LabelledQuestion("How do I rotate the Qdrant API key?", "no-such-document.md")]
     result = recall_at_k(retriever, wrong, k=4)

@@ -3,6 +3,7 @@ path (qdrant-client against QdrantClient(":memory:"), the same client API as a c
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from app.store import (
     CollectionMismatch,
     CollectionMissing,
     EmbeddedStore,
+    Hit,
     Point,
     Query,
     ServerStore,
@@ -188,7 +190,25 @@ def test_hybrid_without_dense_vectors_is_sparse(store: VectorStore) -> None:
     store.ensure_collection(dense_size=None)
     store.upsert(points(dense=False))
     q = query("rollback workflow stable")
-    assert store.search(q, top_k=3, mode="hybrid") == store.search(q, top_k=3, mode="sparse")
+    sparse = store.search(q, top_k=3, mode="sparse")
+    assert sparse, "the words match rollback.md: an empty result would prove nothing"
+    assert sparse[0].chunk.document == "rollback.md"
+    assert store.search(q, top_k=3, mode="hybrid") == sparse
+
+
+def test_the_event_loop_calls_answer_as_the_blocking_ones_do(store: VectorStore) -> None:
+    # asearch/adense_size are what the API awaits; they must give what search/dense_size give.
+    store.ensure_collection(dense_size=4)
+    store.upsert(points(dense=True))
+    q = query("rotate the Qdrant key", dense_axis=2)
+
+    async def from_the_loop() -> tuple[int | None, list[Hit]]:
+        return await store.adense_size(), await store.asearch(q, top_k=3, mode="hybrid")
+
+    size, hits = asyncio.run(from_the_loop())
+    assert size == store.dense_size() == 4
+    assert hits == store.search(q, top_k=3, mode="hybrid")
+    assert {h.chunk.document for h in hits} >= {"qdrant-key.md", "costs.pdf"}
 
 
 def test_prune_deletes_chunks_beyond_the_new_length(store: VectorStore) -> None:

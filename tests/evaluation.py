@@ -1,5 +1,6 @@
 """Retrieval quality on a labelled question set: recall@k (the share of questions whose
-answering document is among the top k hits). `make bench` prints it; a test asserts it."""
+answering document is among the top k hits). `make bench` prints it; a test asserts it.
+Test and bench code: it lives with the tests, not in the package the image ships."""
 
 from __future__ import annotations
 
@@ -13,9 +14,7 @@ from app.store.base import Mode
 
 __all__ = ["LabelledQuestion", "RecallResult", "load_labelled", "recall_at_k"]
 
-LABELLED_QUESTIONS = (
-    Path(__file__).resolve().parent.parent / "tests" / "app" / "data" / "labelled_questions.json"
-)
+LABELLED_QUESTIONS = Path(__file__).resolve().parent / "app" / "data" / "labelled_questions.json"
 
 
 @dataclass(frozen=True, slots=True)

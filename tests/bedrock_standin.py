@@ -1,0 +1,225 @@
+"""A slow bedrock-runtime on loopback, for `make bench` and the concurrency tests: a real HTTP
+server (uvicorn) that speaks Bedrock's wire format to a real boto3 client and takes as long
+as a model does, counting the calls it holds at once.
+
+    POST /model/{id}/converse         JSON, after --converse-s
+    POST /model/{id}/converse-stream  application/vnd.amazon.eventstream, chunked: the first
+                                      delta after --first-token-s, then --deltas in all,
+                                      evenly over --stream-s
+    POST /model/{id}/invoke           Titan V2 JSON `{"embedding": [...]}` after --invoke-s
+    GET  /stats                       {"peak": {kind: most calls at once}, "calls": {...}}
+    POST /stats/reset
+
+    python -m tests.bedrock_standin --port N [--converse-s 1.0] ...
+
+`event_frame` is the one encoder of AWS event-stream messages the tests and the bench use.
+Everything binds 127.0.0.1: nothing here reaches beyond the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import json
+import struct
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+from starlette.types import Receive, Scope, Send
+
+EVENTSTREAM = "application/vnd.amazon.eventstream"
+
+
+def event_frame(headers: dict[str, str], payload: dict[str, Any]) -> bytes:
+    """One message of the AWS event-stream encoding (what ConverseStream sends on the wire,
+    and what botocore/eventstream.py decodes): prelude (total length, headers length, CRC),
+    headers (type 7 = string), the JSON payload, then the CRC of the whole message."""
+    encoded = b"".join(
+        bytes([len(name)])
+        + name.encode()
+        + b"\x07"
+        + struct.pack(">H", len(value))
+        + value.encode()
+        for name, value in headers.items()
+    )
+    body = json.dumps(payload).encode()
+    prelude = struct.pack(">II", 16 + len(encoded) + len(body), len(encoded))
+    message = prelude + struct.pack(">I", zlib.crc32(prelude)) + encoded + body
+    return message + struct.pack(">I", zlib.crc32(message))
+
+
+def stream_event(kind: str, payload: dict[str, Any]) -> bytes:
+    headers = {":event-type": kind, ":content-type": "application/json", ":message-type": "event"}
+    return event_frame(headers, payload)
+
+
+def stream_exception(kind: str, message: str) -> bytes:
+    headers = {
+        ":exception-type": kind,
+        ":content-type": "application/json",
+        ":message-type": "exception",
+    }
+    return event_frame(headers, {"message": message})
+
+
+def pseudo_embedding(text: str, dimensions: int) -> list[float]:
+    """A deterministic unit-length vector for `text` (the same text, the same vector)."""
+    seed = hashlib.sha256(text.encode()).digest()
+    raw = [((seed[i % 32] + 31 * i) % 251) / 250 - 0.5 for i in range(dimensions)]
+    norm = sum(x * x for x in raw) ** 0.5 or 1.0
+    return [x / norm for x in raw]
+
+
+@dataclass
+class Timing:
+    converse_s: float = 1.0
+    first_token_s: float = 0.5
+    stream_s: float = 2.0
+    deltas: int = 20
+    invoke_s: float = 0.05
+
+
+class SlowBedrock:
+    """The ASGI app. `peak[kind]` is the most calls of that kind it held at once."""
+
+    def __init__(self, timing: Timing, *, gather: int = 0, gather_s: float = 5.0) -> None:
+        self.timing = timing
+        # Tests: hold each call until `gather` of its kind are waiting at once (at most
+        # `gather_s`), so that a slow test machine cannot let early calls finish before the
+        # last ones arrive. A service that caps its calls below `gather` just waits gather_s.
+        self.gather, self.gather_s = gather, gather_s
+        self._gathered: dict[str, asyncio.Event] = {}
+        self.in_flight: Counter[str] = Counter()
+        self.peak: Counter[str] = Counter()
+        self.calls: Counter[str] = Counter()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        path: str = scope["path"]
+        if path == "/stats":
+            if scope["method"] == "POST":
+                self.peak.clear()
+                self.calls.clear()
+            stats = {"peak": dict(self.peak), "calls": dict(self.calls)}
+            await _reply(send, 200, json.dumps(stats).encode(), "application/json")
+            return
+        kind = path.rsplit("/", 1)[-1]  # converse, converse-stream, invoke
+        self.in_flight[kind] += 1
+        self.calls[kind] += 1
+        self.peak[kind] = max(self.peak[kind], self.in_flight[kind])
+        try:
+            if self.gather:
+                await self._wait_for_company(kind)
+            if kind == "converse":
+                await asyncio.sleep(self.timing.converse_s)
+                await _reply(send, 200, json.dumps(_converse_reply()).encode(), "application/json")
+            elif kind == "converse-stream":
+                await self._stream(send)
+            elif kind == "invoke":
+                request = json.loads(body or b"{}")
+                await asyncio.sleep(self.timing.invoke_s)
+                vector = pseudo_embedding(
+                    str(request.get("inputText", "")), int(request.get("dimensions", 1024))
+                )
+                reply = {"embedding": vector, "inputTextTokenCount": 8}
+                await _reply(send, 200, json.dumps(reply).encode(), "application/json")
+            else:
+                await _reply(send, 404, b'{"message":"unknown operation"}', "application/json")
+        finally:
+            self.in_flight[kind] -= 1
+
+    async def _wait_for_company(self, kind: str) -> None:
+        gathered = self._gathered.setdefault(kind, asyncio.Event())
+        if self.in_flight[kind] >= self.gather:
+            gathered.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(gathered.wait(), self.gather_s)
+
+    async def _stream(self, send: Send) -> None:
+        timing = self.timing
+        # No content-length: uvicorn sends it chunked, one chunk per event, as Bedrock does.
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", EVENTSTREAM.encode())],
+            }
+        )
+
+        async def frame(data: bytes) -> None:
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+
+        await frame(stream_event("messageStart", {"role": "assistant"}))
+        await asyncio.sleep(timing.first_token_s)
+        gap = timing.stream_s / max(1, timing.deltas - 1)
+        for index in range(timing.deltas):
+            if index:
+                await asyncio.sleep(gap)
+            text = f"word{index} " if index < timing.deltas - 1 else "done [1]."
+            await frame(
+                stream_event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": text}})
+            )
+        await frame(stream_event("contentBlockStop", {"contentBlockIndex": 0}))
+        await frame(stream_event("messageStop", {"stopReason": "end_turn"}))
+        usage = {"inputTokens": 400, "outputTokens": timing.deltas, "totalTokens": 420}
+        last = stream_event("metadata", {"usage": usage, "metrics": {"latencyMs": 2500}})
+        await send({"type": "http.response.body", "body": last, "more_body": False})
+
+
+def _converse_reply() -> dict[str, Any]:
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": "Roll back [1]."}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": 400, "outputTokens": 5, "totalTokens": 405},
+        "metrics": {"latencyMs": 1000},
+    }
+
+
+async def _reply(send: Send, status: int, body: bytes, content_type: str) -> None:
+    headers = [
+        (b"content-type", content_type.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.bedrock_standin")
+    parser.add_argument("--port", type=int, required=True)
+    defaults = Timing()
+    for name in ("converse_s", "first_token_s", "stream_s", "invoke_s"):
+        parser.add_argument(
+            f"--{name.replace('_', '-')}", type=float, default=getattr(defaults, name)
+        )
+    parser.add_argument("--deltas", type=int, default=defaults.deltas)
+    args = parser.parse_args(argv)
+    timing = Timing(args.converse_s, args.first_token_s, args.stream_s, args.deltas, args.invoke_s)
+    uvicorn.run(
+        SlowBedrock(timing),
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        backlog=4096,
+    )
+
+
+if __name__ == "__main__":
+    main()
