@@ -20,7 +20,7 @@ SAMPLE_DOCS ?= docs/sample
 SRC ?=
 
 .PHONY: help install system-deps run ingest test pytest lint bench \
-        ruff mypy iac checkov tf-fmt tf-validate tflint workflows-lint hadolint image-test
+        ruff mypy iac checkov tf-fmt tf-validate tflint workflows-lint hadolint image-test iam-check
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -61,11 +61,18 @@ bench: install ## Print latency, throughput, ingestion rate, start-up time and m
 
 test: install system-deps ## Every check: tests, linters, IaC and workflow scanners, the image
 	$(MAKE) pytest
+	$(MAKE) iam-check
 	$(MAKE) lint
 	$(MAKE) tf-validate
 	$(MAKE) image-test
 
-pytest: install tools/checkov/.venv/.synced ## The test suite with coverage (checkov's IAM action reference is test data)
+# The AWS policy evaluator (npm: @cloud-copilot/iam-simulate), locked by its package-lock.json.
+tools/iam-check/node_modules/.installed: tools/iam-check/package.json tools/iam-check/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		cd tools/iam-check && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error && touch node_modules/.installed; \
+	else echo "skipped: npm ci in tools/iam-check (npm is missing; make system-deps installs it)"; fi
+
+pytest: install tools/checkov/.venv/.synced tools/iam-check/node_modules/.installed ## The test suite with coverage (checkov's IAM action reference is test data)
 	$(RUN) pytest
 
 # Hooks whose tool is missing here are skipped by pre-commit (SKIP) and named, one line each.
@@ -77,6 +84,9 @@ lint: install tools/checkov/.venv/.synced ## Every pre-commit hook over every fi
 		if ! command -v $$tool >/dev/null 2>&1; then skip+=($$hook); echo "skipped: $$hook ($$tool not installed)"; fi; \
 	done; \
 	SKIP=$$(IFS=,; echo "$${skip[*]}") $(RUN) pre-commit run --all-files --color=never
+
+iam-check: install tools/iam-check/node_modules/.installed ## Every AWS call each role makes, evaluated against its policies (after make pytest)
+	$(RUN) python -m tests.iam.check
 
 ruff: install ## Lint and format check
 	$(RUN) ruff check .

@@ -10,6 +10,8 @@ packages=(
     podman buildah runc debootstrap     # image-test: build and run the real Dockerfile
     debian-archive-keyring              # image-test: debootstrap's bookworm key (Ubuntu lacks it)
 )
+# iam-check's policy evaluator (tools/iam-check) runs on node; a node from elsewhere will do.
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -24,6 +24,7 @@ STAR_RESOURCE_ALLOWED: dict[tuple[str, str, str], set[str]] = {
         "ecs:RegisterTaskDefinition",
     },
     ("terraform/bootstrap", "deploy", "ListThisClustersTasks"): {"ecs:ListTasks"},  # ecs:cluster
+    ("terraform/modules/network", "flow_logs", "FindTheLogGroup"): {"logs:DescribeLogGroups"},
     # The apply role (terraform/bootstrap/apply_permissions.tf): reads that support no
     # resource-level permissions (EC2's by name: ec2:Describe* holds some that do), the key
     # that does not exist yet (tag-conditioned), WAF's log delivery, SNS subscriptions.

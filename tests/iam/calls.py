@@ -1,0 +1,626 @@
+"""The calls each role's user makes, as IAM requests: action, resource ARN, request context.
+
+Where each list comes from (issue 9):
+- task execution role: what ECS does for the task definition's features, from the AWS docs
+  (DOCUMENTED below, each row with its page);
+- task role and deploy role: RECORDED by tests/conftest.py from the service's and the deploy
+  tools' own tests (.data/iam-calls/recorded.json), plus the documented calls of the image
+  push and the implicit ones (iam:PassRole of the roles in a registered task definition);
+- apply role: data/provider_calls.csv, the calls the AWS provider makes per resource type;
+- plan role: the `read` rows of the same table (a refresh reads every resource), plus the
+  state backend;
+- flow logs and API Gateway's CloudWatch role: the service docs.
+
+Names are the stack's (envs/<env>.tfvars, the HCL's naming) in the test account 111122223333;
+IDs AWS chooses are placeholders of the right form.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.iam.hcl_render import ACCOUNT, REPO, TERRAFORM, Evaluator, load_module, tfvars
+
+DATA = Path(__file__).parent / "data"
+PROVIDER_CALLS = DATA / "provider_calls.csv"
+RECORDED = REPO / ".data" / "iam-calls" / "recorded.json"
+
+ECS_TASK_EXEC_DOC = (
+    "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_role.html"
+)
+ECS_SECRETS_DOC = "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/secrets-envvar-secrets-manager.html"
+ECR_KMS_DOC = "https://docs.aws.amazon.com/AmazonECR/latest/userguide/encryption-at-rest.html"
+ECR_PUSH_DOC = "https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-push-iam.html"
+ECR_LOGIN_DOC = "aws-actions/amazon-ecr-login README, Permissions (ecr:GetAuthorizationToken)"
+BEDROCK_PROFILE_DOC = (
+    "https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-prereq.html"
+)
+S3_ACTIONS_DOC = (
+    "https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html"
+)
+S3_KMS_DOC = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html"
+TF_S3_BACKEND_DOC = (
+    "https://developer.hashicorp.com/terraform/language/backend/s3#permissions-required"
+)
+FLOW_LOGS_DOC = "https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html"
+APIGW_LOGS_DOC = "https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html"
+
+# Operation -> IAM action where the action's name is not the operation's (documented
+# exceptions; the rest is `<signing name>:<operation>`).
+ACTION_OF = {
+    ("s3", "ListObjectsV2"): "s3:ListBucket",  # S3_ACTIONS_DOC
+    ("s3", "ListObjects"): "s3:ListBucket",
+    ("s3", "HeadObject"): "s3:GetObject",
+    ("bedrock-runtime", "Converse"): "bedrock:InvokeModel",
+    ("bedrock-runtime", "ConverseStream"): "bedrock:InvokeModelWithResponseStream",
+    ("bedrock-runtime", "InvokeModel"): "bedrock:InvokeModel",
+    ("bedrock-runtime", "InvokeModelWithResponseStream"): "bedrock:InvokeModelWithResponseStream",
+}
+# The cross-Region (system-defined) inference profiles the stack may name, and the Regions
+# each routes to (Bedrock guide, "Supported Regions and models for inference profiles").
+PROFILE_DESTINATIONS = {"us.amazon.nova-lite-v1:0": ["us-east-1", "us-east-2", "us-west-2"]}
+
+
+@dataclass
+class Call:
+    action: str
+    resource: str
+    source: str
+    context: dict[str, Any] = field(default_factory=dict)
+    absent: list[str] = field(default_factory=list)
+    operation: str = ""  # what the user does, e.g. "aws_kms_key create" or "ecs:UpdateService"
+    # The authorization depends on a tag the same apply has just set on a new resource.
+    fresh_tag: bool = False
+
+
+@dataclass
+class Names:
+    """What the stack names things in one environment (and what the bootstrap names)."""
+
+    env: str
+    region: str
+    app: str
+    name: str
+    root: Evaluator
+    boot: Evaluator
+
+    def resolve(self, expr: str, boot: bool = False) -> Any:
+        return (self.boot if boot else self.root).value("${" + expr + "}")
+
+    @property
+    def fmt(self) -> dict[str, str]:
+        return {
+            "region": self.region,
+            "account": ACCOUNT,
+            "app": self.app,
+            "env": self.env,
+            "name": self.name,
+            "key_id": str(self.resolve("module.secrets.kms_key_arn")).rsplit("/", 1)[-1],
+        }
+
+
+def names(env: str) -> Names:
+    v = tfvars(env)
+    root = Evaluator(load_module(TERRAFORM), v["aws_region"], dict(v))
+    boot = Evaluator(
+        load_module(TERRAFORM / "bootstrap"),
+        v["aws_region"],
+        {"github_repository": v["repository"], "aws_region": v["aws_region"]},
+    )
+    app = str(root.value("${var.app_name}"))
+    return Names(env, v["aws_region"], app, f"{app}-{env}", root, boot)
+
+
+def _tags(n: Names) -> dict[str, Any]:
+    """The request-tag keys every create carries (the root provider's default_tags)."""
+    return {
+        "aws:RequestTag/Environment": n.env,
+        "aws:TagKeys": ["Application", "Environment", "ManagedBy", "Repository"],
+    }
+
+
+def _on_stack_resource(n: Names, resource: str) -> dict[str, Any]:
+    """An existing resource of this environment carries its Environment tag (default_tags)."""
+    return {} if resource == "*" else {"aws:ResourceTag/Environment": n.env}
+
+
+ABSENT_ON_CREATE = ["aws:ResourceTag/Environment"]
+ALWAYS_ABSENT_TAGS = ["aws:RequestTag/Environment", "aws:TagKeys"]
+
+
+################################################################################
+# Task execution role (documented)
+################################################################################
+
+
+def task_execution(n: Names) -> list[Call]:
+    repo = str(n.resolve("module.ecr.repository_arn"))
+    log_group = str(n.resolve("module.ecs.log_group_arn"))
+    secrets_key = str(n.resolve("module.secrets.kms_key_arn"))
+    secrets = [
+        str(n.resolve(f"module.secrets.{s}_secret_arn")) for s in ("qdrant_url", "qdrant_api_key")
+    ]
+    container = "app"
+    stream = f"{log_group}:log-stream:{container}/{container}/0123456789abcdef0123456789abcdef"
+    tag = _on_stack_resource(n, repo)
+    calls = [
+        Call(
+            "ecr:GetAuthorizationToken",
+            "*",
+            ECS_TASK_EXEC_DOC,
+            operation="image pull: registry login",
+        ),
+        *(
+            Call(
+                a,
+                repo,
+                f"{ECS_TASK_EXEC_DOC}; KMS-encrypted repository: ECR decrypts through its "
+                f"own grant, no KMS permission for the puller ({ECR_KMS_DOC})",
+                dict(tag),
+                ALWAYS_ABSENT_TAGS,
+                "image pull",
+            )
+            for a in (
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:BatchGetImage",
+            )
+        ),
+        Call(
+            "logs:CreateLogStream",
+            stream,
+            f"{ECS_TASK_EXEC_DOC} (awslogs driver)",
+            operation="awslogs",
+        ),
+        Call(
+            "logs:PutLogEvents",
+            stream,
+            f"{ECS_TASK_EXEC_DOC} (awslogs driver)",
+            operation="awslogs",
+        ),
+    ]
+    for arn in secrets:
+        calls.append(
+            Call(
+                "secretsmanager:GetSecretValue",
+                arn,
+                ECS_SECRETS_DOC,
+                _on_stack_resource(n, arn),
+                ALWAYS_ABSENT_TAGS,
+                "secrets valueFrom",
+            )
+        )
+        calls.append(
+            Call(
+                "kms:Decrypt",
+                secrets_key,
+                f"{ECS_SECRETS_DOC} (custom KMS key)",
+                {
+                    "kms:ViaService": f"secretsmanager.{n.region}.amazonaws.com",
+                    "kms:EncryptionContext:SecretARN": arn,
+                    "kms:CallerAccount": ACCOUNT,
+                    **_on_stack_resource(n, secrets_key),
+                },
+                ALWAYS_ABSENT_TAGS,
+                "secrets valueFrom: Secrets Manager decrypts with the caller's permissions",
+            )
+        )
+    return calls
+
+
+################################################################################
+# Recorded calls (task role, deploy role)
+################################################################################
+
+
+def recorded(owner: str) -> list[dict[str, Any]]:
+    """The calls recorded in this pytest session so far, else the last session's file."""
+    live: list[dict[str, Any]] = []
+    conftest = sys.modules.get("tests.conftest")
+    if conftest is not None:
+        live = list(getattr(conftest, "_calls", {}).values())
+    if not live and RECORDED.exists():
+        live = json.loads(RECORDED.read_text(encoding="utf-8"))
+    return [e for e in live if e["owner"] == owner]
+
+
+def _action(entry: dict[str, Any]) -> str:
+    key = (entry["service"], entry["operation"])
+    return ACTION_OF.get(key, f"{entry['signing_name']}:{entry['operation']}")
+
+
+def _bedrock_arns(n: Names, model_id: str) -> list[str]:
+    """An inference profile is authorized on the profile and on the model in every Region it
+    routes to; a model id on the foundation model in this Region (BEDROCK_PROFILE_DOC)."""
+    if model_id in PROFILE_DESTINATIONS:
+        base = model_id.split(".", 1)[1]
+        return [f"arn:aws:bedrock:{n.region}:{ACCOUNT}:inference-profile/{model_id}"] + [
+            f"arn:aws:bedrock:{r}::foundation-model/{base}" for r in PROFILE_DESTINATIONS[model_id]
+        ]
+    return [f"arn:aws:bedrock:{n.region}::foundation-model/{model_id}"]
+
+
+def task_role(n: Names) -> list[Call]:
+    bucket = str(n.resolve("module.s3.bucket_arn"))
+    docs_key = str(n.resolve("module.s3.kms_key_arn"))
+    v = tfvars(n.env)
+    calls: list[Call] = []
+    for e in recorded("app"):
+        action = _action(e)
+        src = f"recorded: {e['module']} {e['operation']} ({', '.join(e['tests'][:1])})"
+        if e["service"] == "bedrock-runtime":
+            # The tests name their own models; the service calls the ones the stack configures.
+            model = (
+                v["bedrock_embedding_model_id"]
+                if e["module"] == "app/embeddings.py"
+                else v["bedrock_model_id"]
+            )
+            for arn in _bedrock_arns(n, model):
+                calls.append(Call(action, arn, src, operation=f"{e['operation']} {model}"))
+        elif e["service"] == "s3" and action == "s3:ListBucket":
+            calls.append(
+                Call(
+                    action,
+                    bucket,
+                    src,
+                    {"s3:prefix": "docs/", **_on_stack_resource(n, bucket)},
+                    ALWAYS_ABSENT_TAGS,
+                    e["operation"],
+                )
+            )
+        elif e["service"] == "s3" and action == "s3:GetObject":
+            obj = f"{bucket}/docs/runbook.md"
+            calls.append(
+                Call(action, obj, src, {"aws:SecureTransport": "true"}, [], e["operation"])
+            )
+            calls.append(
+                Call(
+                    "kms:Decrypt",
+                    docs_key,
+                    f"{src}; an SSE-KMS object is decrypted with the caller's permissions "
+                    f"({S3_KMS_DOC})",
+                    {
+                        "kms:ViaService": f"s3.{n.region}.amazonaws.com",
+                        "kms:CallerAccount": ACCOUNT,
+                        **_on_stack_resource(n, docs_key),
+                    },
+                    ALWAYS_ABSENT_TAGS,
+                    "GetObject of an SSE-KMS object",
+                )
+            )
+        else:
+            calls.append(
+                Call(
+                    action,
+                    "*",
+                    src + " (no ARN rule for this service yet)",
+                    operation=e["operation"],
+                )
+            )
+    return calls
+
+
+def deploy_role(n: Names) -> list[Call]:
+    region = n.region
+    repo = str(n.resolve("module.ecr.repository_arn"))
+    cluster = f"arn:aws:ecs:{region}:{ACCOUNT}:cluster/{n.name}"
+    service = f"arn:aws:ecs:{region}:{ACCOUNT}:service/{n.name}/{n.name}"
+    secrets_key = str(n.resolve("module.secrets.kms_key_arn"))
+    smoke = str(n.resolve("module.secrets.smoke_api_key_secret_arn"))
+    roles = [
+        str(n.resolve("module.iam.task_execution_role_arn")),
+        str(n.resolve("module.iam.task_role_arn")),
+    ]
+    calls: list[Call] = []
+    for e in recorded("deploy"):
+        action = _action(e)
+        src = f"recorded: {e['module']} {e['operation']} ({', '.join(e['tests'][:1])})"
+        op = e["operation"]
+        if e["service"] == "ecr":
+            calls.append(
+                Call(action, repo, src, _on_stack_resource(n, repo), ALWAYS_ABSENT_TAGS, op)
+            )
+        elif op in {"RegisterTaskDefinition", "DescribeTaskDefinition"}:
+            calls.append(Call(action, "*", src, operation=op))
+            if op == "RegisterTaskDefinition":
+                # Registering a definition that names roles passes them (ECS guide,
+                # task_execution_IAM_role.html and task-iam-roles.html: iam:PassRole).
+                for role in roles:
+                    calls.append(
+                        Call(
+                            "iam:PassRole",
+                            role,
+                            src + "; implicit iam:PassRole",
+                            {"iam:PassedToService": "ecs-tasks.amazonaws.com"},
+                            [],
+                            "RegisterTaskDefinition passes the task's roles",
+                        )
+                    )
+                if any("tags" in p for p in e["params"]):
+                    family = f"arn:aws:ecs:{region}:{ACCOUNT}:task-definition/{n.name}:2"
+                    calls.append(
+                        Call(
+                            "ecs:TagResource",
+                            family,
+                            src + "; tags on create need ecs:TagResource",
+                            {"ecs:CreateAction": "RegisterTaskDefinition", **_tags(n)},
+                            ABSENT_ON_CREATE,
+                            "RegisterTaskDefinition with tags",
+                        )
+                    )
+        elif op == "ListTasks":
+            calls.append(Call(action, "*", src, {"ecs:cluster": cluster}, [], op))
+        elif op == "DescribeTasks":
+            calls.append(
+                Call(
+                    action,
+                    f"arn:aws:ecs:{region}:{ACCOUNT}:task/{n.name}/0123456789abcdef0123456789abcdef",
+                    src,
+                    {"ecs:cluster": cluster, **_on_stack_resource(n, cluster)},
+                    ALWAYS_ABSENT_TAGS,
+                    op,
+                )
+            )
+        elif e["service"] == "ecs":
+            calls.append(
+                Call(
+                    action,
+                    service,
+                    src,
+                    {"ecs:cluster": cluster, **_on_stack_resource(n, service)},
+                    ALWAYS_ABSENT_TAGS,
+                    op,
+                )
+            )
+        elif e["service"] == "secretsmanager" and op == "GetSecretValue":
+            calls.append(
+                Call(action, smoke, src, _on_stack_resource(n, smoke), ALWAYS_ABSENT_TAGS, op)
+            )
+            calls.append(
+                Call(
+                    "kms:Decrypt",
+                    secrets_key,
+                    src
+                    + "; Secrets Manager decrypts with the caller's permissions "
+                    + f"({ECS_SECRETS_DOC})",
+                    {
+                        "kms:ViaService": f"secretsmanager.{region}.amazonaws.com",
+                        "kms:EncryptionContext:SecretARN": smoke,
+                        "kms:CallerAccount": ACCOUNT,
+                        **_on_stack_resource(n, secrets_key),
+                    },
+                    ALWAYS_ABSENT_TAGS,
+                    "GetSecretValue of a secret under a customer key",
+                )
+            )
+        else:
+            calls.append(
+                Call(action, "*", src + " (no ARN rule for this service yet)", operation=op)
+            )
+    # The image push in release.yml: amazon-ecr-login, then `docker push` (documented).
+    calls.append(
+        Call("ecr:GetAuthorizationToken", "*", ECR_LOGIN_DOC, operation="amazon-ecr-login")
+    )
+    for a in (
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:InitiateLayerUpload",
+        "ecr:UploadLayerPart",
+        "ecr:CompleteLayerUpload",
+        "ecr:PutImage",
+        "ecr:BatchGetImage",
+    ):
+        calls.append(
+            Call(
+                a,
+                repo,
+                ECR_PUSH_DOC,
+                _on_stack_resource(n, repo),
+                ALWAYS_ABSENT_TAGS,
+                "docker push",
+            )
+        )
+    calls += _state_reads(n, "terraform output -json (rollout.yml)")
+    return calls
+
+
+def _state_reads(n: Names, why: str) -> list[Call]:
+    state_bucket = str(n.resolve("local.state_arn", boot=True))
+    state_key = str(n.resolve("module.state_kms.key_arn", boot=True))
+    key = f"{n.app}/{n.env}/terraform.tfstate"
+    return [
+        Call(
+            "s3:ListBucket",
+            state_bucket,
+            TF_S3_BACKEND_DOC,
+            {"s3:prefix": key},
+            ALWAYS_ABSENT_TAGS,
+            why,
+        ),
+        Call(
+            "s3:GetObject",
+            f"{state_bucket}/{key}",
+            TF_S3_BACKEND_DOC,
+            {"aws:SecureTransport": "true"},
+            [],
+            why,
+        ),
+        Call(
+            "kms:Decrypt",
+            state_key,
+            TF_S3_BACKEND_DOC + " (SSE-KMS state)",
+            {"kms:ViaService": f"s3.{n.region}.amazonaws.com", "kms:CallerAccount": ACCOUNT},
+            ALWAYS_ABSENT_TAGS,
+            why,
+        ),
+    ]
+
+
+def _state_lock(n: Names, why: str) -> list[Call]:
+    state_bucket = str(n.resolve("local.state_arn", boot=True))
+    state_key = str(n.resolve("module.state_kms.key_arn", boot=True))
+    lock = f"{state_bucket}/{n.app}/{n.env}/terraform.tfstate.tflock"
+    via = {"kms:ViaService": f"s3.{n.region}.amazonaws.com", "kms:CallerAccount": ACCOUNT}
+    return [
+        Call(
+            "s3:GetObject",
+            lock,
+            TF_S3_BACKEND_DOC + " (use_lockfile)",
+            {"aws:SecureTransport": "true"},
+            [],
+            why,
+        ),
+        Call(
+            "s3:PutObject",
+            lock,
+            TF_S3_BACKEND_DOC + " (use_lockfile)",
+            {"aws:SecureTransport": "true"},
+            ALWAYS_ABSENT_TAGS,
+            why,
+        ),
+        Call(
+            "s3:DeleteObject",
+            lock,
+            TF_S3_BACKEND_DOC + " (use_lockfile)",
+            {"aws:SecureTransport": "true"},
+            [],
+            why,
+        ),
+        Call(
+            "kms:GenerateDataKey",
+            state_key,
+            TF_S3_BACKEND_DOC + " (SSE-KMS state)",
+            via,
+            ALWAYS_ABSENT_TAGS,
+            why,
+        ),
+    ]
+
+
+################################################################################
+# apply and plan (data/provider_calls.csv)
+################################################################################
+
+
+def provider_rows() -> list[dict[str, str]]:
+    with PROVIDER_CALLS.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+# The calls that create a row's own resource: it cannot carry a resource tag yet, and
+# carries the request tags (default_tags) instead. Every other call of a create finds the
+# resource already there, tagged by the create call a moment before (a timing finding when
+# its permission rests on that tag).
+OWN_CREATES = {
+    "ec2:CreateVpc",
+    "ec2:CreateSubnet",
+    "ec2:CreateInternetGateway",
+    "ec2:AllocateAddress",
+    "ec2:CreateNatGateway",
+    "ec2:CreateRouteTable",
+    "ec2:CreateSecurityGroup",
+    "ec2:CreateVpcEndpoint",
+    "ec2:CreateFlowLogs",
+    "ec2:CreateVpcEndpointServiceConfiguration",
+    "logs:CreateLogGroup",
+    "kms:CreateKey",
+    "kms:CreateAlias",
+    "ecr:CreateRepository",
+    "secretsmanager:CreateSecret",
+    "s3:CreateBucket",
+    "elasticloadbalancing:CreateLoadBalancer",
+    "elasticloadbalancing:CreateTargetGroup",
+    "elasticloadbalancing:CreateListener",
+    "ecs:CreateCluster",
+    "ecs:RegisterTaskDefinition",
+    "ecs:CreateService",
+    "application-autoscaling:RegisterScalableTarget",
+    "cloudwatch:PutMetricAlarm",
+    "sns:CreateTopic",
+    "apigateway:POST",
+    "wafv2:CreateWebACL",
+    "iam:CreateRole",
+}
+
+
+def _is_own_create(row: dict[str, str]) -> bool:
+    return row["phase"] == "create" and row["action"] in OWN_CREATES
+
+
+def _row_calls(n: Names, row: dict[str, str]) -> Call:
+    resource = row["resource"].format(**n.fmt)
+    context: dict[str, Any] = {}
+    for pair in filter(None, row["context"].split(";")):
+        k, v = pair.split("=", 1)
+        context[k] = v.format(**n.fmt)
+    absent: list[str] = []
+    fresh = False
+    if _is_own_create(row) or row["action"].endswith(
+        ("TagResource", "CreateTags", "AddTags", "TagRole")
+    ):
+        context.update(_tags(n))
+        if _is_own_create(row):
+            absent += ABSENT_ON_CREATE
+    else:
+        absent += ALWAYS_ABSENT_TAGS
+    if not _is_own_create(row) and resource != "*":
+        context.update(_on_stack_resource(n, resource))
+        # A call made while creating a resource, after the create call: its tag is new.
+        fresh = row["phase"] == "create" and row["resource_type"] != "data.aws_availability_zones"
+    if resource.startswith("arn:aws:s3:::") and "/" in resource.split(":::", 1)[1]:
+        context["aws:SecureTransport"] = "true"
+    return Call(
+        row["action"],
+        resource,
+        row["source"],
+        context,
+        sorted(set(absent) - set(context)),
+        f"{row['resource_type']} {row['phase']}",
+        fresh,
+    )
+
+
+def apply_role(n: Names) -> list[Call]:
+    return (
+        [_row_calls(n, r) for r in provider_rows()]
+        + _state_reads(n, "terraform init/plan/apply")
+        + _state_lock(n, "terraform apply")
+    )
+
+
+def plan_role(n: Names) -> list[Call]:
+    """A refresh reads every resource and data source (the `read` rows), and takes the lock."""
+    calls = [_row_calls(n, r) for r in provider_rows() if r["phase"] == "read"]
+    for c in calls:
+        c.fresh_tag = False
+    return calls + _state_reads(n, "terraform plan") + _state_lock(n, "terraform plan")
+
+
+################################################################################
+# Service roles (documented)
+################################################################################
+
+
+def flow_logs_role(n: Names) -> list[Call]:
+    group = f"arn:aws:logs:{n.region}:{ACCOUNT}:log-group:/aws/vpc/{n.name}/flow-logs"
+    stream = f"{group}:log-stream:eni-0123456789abcdef0-all"
+    return [
+        Call("logs:CreateLogStream", stream, FLOW_LOGS_DOC, operation="flow log delivery"),
+        Call("logs:PutLogEvents", stream, FLOW_LOGS_DOC, operation="flow log delivery"),
+        Call(
+            "logs:DescribeLogStreams",
+            f"{group}:log-stream:*",
+            FLOW_LOGS_DOC,
+            operation="flow log delivery",
+        ),
+        Call(
+            "logs:DescribeLogGroups",
+            f"arn:aws:logs:{n.region}:{ACCOUNT}:log-group:*",
+            FLOW_LOGS_DOC,
+            operation="flow log delivery",
+        ),
+    ]

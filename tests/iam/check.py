@@ -1,0 +1,227 @@
+"""`make iam-check`: every call each role's user makes, evaluated against the role's policies.
+
+    python -m tests.iam.check [--env dev --env prod] [--plan-dir DIR]
+
+Prints a table per role (checked / allowed / denied / not evaluable, each denied call with
+its action, ARN and the statement that denies it or the missing allow), the calls whose
+authorization rests on a tag the same apply has just set, and, informational, the granted
+actions no call uses. Exit status 1 when any call is denied, 2 when it cannot run.
+
+Policies: `<plan-dir>/<env>.json` (`terraform show -json` of the root module, and
+`bootstrap.json` of terraform/bootstrap) when they exist, else the HCL stand-in.
+Not-evaluable calls are listed but do not fail the run: they are unproven, not denied, and
+each names the condition key or the unavailable managed policy that makes it so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.iam import calls as roles
+from tests.iam.evaluate import EvaluatorMissingError, Verdict, evaluate, unused_grants
+from tests.iam.hcl_render import REPO
+from tests.iam.policies import Stack, from_hcl, from_plan
+
+RoleCalls = Callable[[roles.Names], list[roles.Call]]
+
+
+@dataclass
+class RoleKind:
+    label: str
+    calls: RoleCalls | None  # None: no calls are known for it (reported)
+
+
+def role_kinds(n: roles.Names) -> dict[str, RoleKind]:
+    """Role name -> what it is, for the roles of one environment (and the shared ones)."""
+    return {
+        f"{n.name}-task-exec": RoleKind("task execution role", roles.task_execution),
+        f"{n.name}-task": RoleKind("task role", roles.task_role),
+        f"{n.app}-github-deploy-{n.env}": RoleKind("deploy role", roles.deploy_role),
+        f"{n.app}-github-apply-{n.env}": RoleKind("apply role", roles.apply_role),
+        f"{n.app}-github-plan": RoleKind("plan role", roles.plan_role),
+        f"{n.name}-flow-logs-": RoleKind("flow logs role", roles.flow_logs_role),
+        f"{n.app}-apigateway-cloudwatch": RoleKind("API Gateway CloudWatch role", None),
+    }
+
+
+def _kind(kinds: dict[str, RoleKind], role: str) -> RoleKind | None:
+    if role in kinds:
+        return kinds[role]
+    return next(
+        (k for prefix, k in kinds.items() if prefix.endswith("-") and role.startswith(prefix)), None
+    )
+
+
+def _load(env: str, plan_dir: Path | None) -> Stack:
+    if plan_dir is not None and (plan_dir / f"{env}.json").exists():
+        stack = from_plan(json.loads((plan_dir / f"{env}.json").read_text(encoding="utf-8")))
+        boot = plan_dir / "bootstrap.json"
+        if boot.exists():
+            stack.roles.update(from_plan(json.loads(boot.read_text(encoding="utf-8"))).roles)
+        # Key and bucket policies: the stand-in renders them with the same names.
+        stack.resource_policies = from_hcl(env).resource_policies
+        return stack
+    return from_hcl(env)
+
+
+@dataclass
+class RoleReport:
+    env: str
+    role: str
+    label: str
+    verdicts: list[Verdict]
+    unused: list[str]
+    note: str = ""
+
+    def count(self, outcome: str) -> int:
+        return sum(v.outcome == outcome for v in self.verdicts)
+
+
+def check_env(env: str, stack: Stack, seen: set[str]) -> list[RoleReport]:
+    n = roles.names(env)
+    kinds = role_kinds(n)
+    reports = []
+    for role, pols in sorted(stack.roles.items()):
+        kind = _kind(kinds, role)
+        if kind is None or role in seen:
+            continue
+        if kind.calls is None:
+            note = (
+                "no call list; policies not available offline: " + ", ".join(pols.unavailable)
+                if pols.unavailable
+                else "no call list"
+            )
+            reports.append(RoleReport(env, role, kind.label, [], [], note))
+            seen.add(role)
+            continue
+        seen.add(role)
+        calls = kind.calls(n)
+        verdicts = evaluate(pols, calls, stack.resource_policies) if calls else []
+        note = ""
+        if not calls:
+            note = "no calls: run `make pytest` first so the tests record them"
+        if pols.unavailable:
+            note += (
+                (" " if note else "")
+                + "cannot evaluate attached "
+                + ", ".join(pols.unavailable)
+                + " (not available offline)"
+            )
+        reports.append(
+            RoleReport(env, role, kind.label, verdicts, unused_grants(pols, verdicts), note)
+        )
+    return reports
+
+
+def _dedupe(verdicts: list[Verdict]) -> list[Verdict]:
+    seen, out = set(), []
+    for v in verdicts:
+        key = (
+            v.call.action,
+            v.call.resource,
+            json.dumps(v.call.context, sort_keys=True),
+            v.call.fresh_tag,
+        )
+        if key not in seen:
+            seen.add(key)
+            out.append(v)
+    return out
+
+
+def render(reports: list[RoleReport], source: str) -> str:
+    lines = [f"iam-check: policies from {source}"]
+    for r in reports:
+        r.verdicts = _dedupe(r.verdicts)
+        lines.append("")
+        lines.append(f"== {r.label}: {r.role} ({r.env})")
+        if r.note:
+            lines.append(f"   note: {r.note}")
+        lines.append(
+            f"   checked {len(r.verdicts)}  allowed {r.count('allowed')}  "
+            f"denied {r.count('denied')}  not evaluable {r.count('not evaluable')}"
+        )
+        for v in r.verdicts:
+            if v.outcome != "allowed":
+                lines.append(f"   {v.outcome.upper():<14} {v.call.action:<45} {v.call.resource}")
+                lines.append(f"   {'':<14} {v.why}  [{v.call.operation}; {v.call.source}]")
+        fresh = [
+            v
+            for v in r.verdicts
+            if v.outcome == "allowed" and v.call.fresh_tag and _rests_on_resource_tag(v)
+        ]
+        if fresh:
+            lines.append(
+                f"   timing: {len(fresh)} allowed call(s) rest on the Environment tag "
+                "the same apply has just set:"
+            )
+            for v in fresh:
+                lines.append(f"     {v.call.action} ({v.call.operation})")
+        if r.unused:
+            lines.append(
+                f"   informational: {len(r.unused)} granted action(s) no call uses: "
+                + ", ".join(r.unused)
+            )
+    return "\n".join(lines)
+
+
+_GRANT_CONDITIONS: dict[tuple[str, int], bool] = {}
+
+
+def _rests_on_resource_tag(v: Verdict) -> bool:
+    return any(_GRANT_CONDITIONS.get(g, False) for g in v.grants)
+
+
+def _index_conditions(stack: Stack) -> None:
+    for pols in stack.roles.values():
+        for d in pols.identity:
+            stmts = d.policy.get("Statement", [])
+            for i, st in enumerate(stmts if isinstance(stmts, list) else [stmts], start=1):
+                text = json.dumps(st.get("Condition", {}))
+                _GRANT_CONDITIONS[(d.name, i)] = "aws:ResourceTag/" in text
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m tests.iam.check", description=__doc__.split("\n")[0]
+    )
+    ap.add_argument("--env", action="append", help="environment (default: dev and prod)")
+    ap.add_argument("--plan-dir", type=Path, default=REPO / ".data" / "plans")
+    args = ap.parse_args(argv)
+    envs = args.env or ["dev", "prod"]
+    if not roles.RECORDED.exists():
+        print(
+            f"iam-check: {roles.RECORDED.relative_to(REPO)} is missing: "
+            "run `make pytest` first (the tests record the calls)",
+            file=sys.stderr,
+        )
+        return 2
+    reports: list[RoleReport] = []
+    seen: set[str] = set()
+    sources = set()
+    try:
+        for env in envs:
+            stack = _load(env, args.plan_dir)
+            sources.add(stack.source)
+            _index_conditions(stack)
+            reports += check_env(env, stack, seen)
+    except EvaluatorMissingError as e:
+        print(f"skipped: iam-check ({e})")
+        return 0
+    print(render(reports, ", ".join(sorted(sources))))
+    denied = sum(r.count("denied") for r in reports)
+    print()
+    print(
+        f"iam-check: {sum(len(r.verdicts) for r in reports)} calls checked, "
+        f"{sum(r.count('allowed') for r in reports)} allowed, {denied} denied, "
+        f"{sum(r.count('not evaluable') for r in reports)} not evaluable"
+    )
+    return 1 if denied else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+// Evaluates AWS requests against IAM policies with @cloud-copilot/iam-simulate (AWS's
+// evaluation logic: explicit Deny wins, an Allow is needed, NotAction/NotResource, wildcards,
+// every condition operator, resource policies incl. KMS key policies).
+//
+// stdin: a JSON array of requests
+//   {id, principal, action, resource, accountId, context: {key: value | [values]},
+//    absent: [keys known not to be in the request], identityPolicies: [{name, policy}],
+//    permissionBoundaryPolicies?: [{name, policy}], resourcePolicy?: policy}
+// stdout: a JSON array of {id, result, conditional, ignored, denials, grants, errors}
+//
+// Discovery mode: a condition on a key the request neither carries nor declares absent is
+// not evaluated but reported (`conditional`/`ignored`), so the caller can say "not
+// evaluable" instead of guessing. Keys given in `context` or `absent` are authoritative.
+import { getDenialReasons, getGrantReasons, isWildcardOnlyAction, runSimulation } from '@cloud-copilot/iam-simulate'
+
+const GAP = /^kms:encryptioncontext:(.+)$/i
+const alias = (key) => key.replace(GAP, (_, name) => `aws:ResourceTag/kms-encryption-context-${name}`)
+
+function renameInPolicy(policy) {
+  if (!policy) return policy
+  const copy = JSON.parse(JSON.stringify(policy))
+  for (const st of [copy.Statement].flat()) {
+    for (const op of Object.keys(st.Condition || {})) {
+      st.Condition[op] = Object.fromEntries(
+        Object.entries(st.Condition[op]).map(([k, v]) => [alias(k), v]),
+      )
+    }
+  }
+  return copy
+}
+
+function renameGapKeys(req) {
+  const rename = (docs) => docs && docs.map((d) => ({ ...d, policy: renameInPolicy(d.policy) }))
+  return {
+    ...req,
+    context: Object.fromEntries(Object.entries(req.context || {}).map(([k, v]) => [alias(k), v])),
+    absent: (req.absent || []).map(alias),
+    identityPolicies: rename(req.identityPolicies),
+    permissionBoundaryPolicies: rename(req.permissionBoundaryPolicies),
+    resourcePolicy: renameInPolicy(req.resourcePolicy),
+  }
+}
+
+const chunks = []
+for await (const chunk of process.stdin) chunks.push(chunk)
+const requests = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+
+const out = []
+function simulationOf(req, resource, context) {
+  return {
+    request: {
+      principal: req.principal,
+      action: req.action,
+      resource: { resource, accountId: req.accountId },
+      contextVariables: context,
+    },
+    identityPolicies: req.identityPolicies,
+    permissionBoundaryPolicies: req.permissionBoundaryPolicies,
+    serviceControlPolicies: [],
+    resourceControlPolicies: [],
+    resourcePolicy: req.resourcePolicy,
+  }
+}
+
+async function run(req, resource, known) {
+  const simulation = simulationOf(req, resource, req.context || {})
+  const options = {
+    simulationMode: 'Discovery',
+    discoveryContextKeyConstraints: known.map((keyName) => ({
+      keyName,
+      presenceIsKnown: true,
+      valueIsKnown: true,
+    })),
+  }
+  return runSimulation(simulation, options)
+}
+
+for (const req of requests) {
+  const [service, name] = req.action.split(':')
+  // An action without resource-level permissions is authorized on `*`, whatever it touches.
+  const resource = (await isWildcardOnlyAction(service, name)) ? '*' : req.resource
+  let known = [...Object.keys(req.context || {}), ...(req.absent || [])]
+  let response = await run(req, resource, known)
+  // Keys the action does not support are dropped by the library: AWS leaves them out of the
+  // request too (e.g. aws:ResourceTag on an S3 bucket without ABAC), so they stay known (as
+  // absent). One exception is the library's own gap: its variable-key match only knows
+  // `prefix/` keys, so kms:EncryptionContext:<key> is dropped although KMS supports it. Such
+  // a key is renamed, in the request and in every policy's conditions alike, to a
+  // `prefix/`-style key the action accepts (aws:ResourceTag/<alias>, also a single string
+  // key, unused by the policies), so its condition is evaluated with the same operators.
+  const single = response.resultType === 'single' ? response.result : (response.results || [])[0]
+  const dropped = single?.ignoredContextKeys || []
+  const gaps = dropped.filter((k) => GAP.test(k))
+  if (gaps.length) {
+    const renamed = renameGapKeys(req)
+    known = [...Object.keys(renamed.context), ...(renamed.absent || [])]
+    response = await run(renamed, resource, known)
+  }
+  if (response.resultType === 'error') {
+    out.push({ id: req.id, result: 'Error', errors: response.errors })
+    continue
+  }
+  // A `*` resource on an action that has resource types is simulated per resource pattern
+  // ("wildcard"); the overall result is the one that counts, the first pattern explains it.
+  const results = response.resultType === 'single' ? [response.result] : response.results || []
+  const analysis = results.length ? results[0].analysis : undefined
+  const ignored = []
+  for (const [policyType, sides] of Object.entries(analysis?.ignoredConditions || {})) {
+    for (const [effect, conditions] of Object.entries(sides || {})) {
+      for (const c of conditions || []) ignored.push({ policyType, effect, ...c })
+    }
+  }
+  const conditional = Boolean(analysis?.conditions && analysis.conditions.conditionType !== 'always')
+  out.push({
+    id: req.id,
+    result: response.overallResult,
+    conditional,
+    ignored,
+    wildcard: response.resultType === 'wildcard',
+    dropped: gaps,
+    resource,
+    denials: analysis && response.overallResult !== 'Allowed' ? getDenialReasons(analysis) : [],
+    grants: analysis && response.overallResult === 'Allowed' ? getGrantReasons(analysis) : [],
+  })
+}
+process.stdout.write(JSON.stringify(out))
