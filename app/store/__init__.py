@@ -65,7 +65,9 @@ def open_store(settings: Settings, *, client: QdrantClient | None = None) -> Vec
     within QDRANT_TIMEOUT_S (qdrant-client rounds it up to whole seconds).
     """
     if client is None and not settings.QDRANT_URL:
-        return EmbeddedStore(settings.QDRANT_PATH, settings.QDRANT_COLLECTION)
+        return EmbeddedStore(
+            settings.QDRANT_PATH, settings.QDRANT_COLLECTION, bm25_language=settings.BM25_LANGUAGE
+        )
 
     from qdrant_client import QdrantClient
 
@@ -79,4 +81,4 @@ def open_store(settings: Settings, *, client: QdrantClient | None = None) -> Vec
             timeout=math.ceil(settings.QDRANT_TIMEOUT_S),
             check_compatibility=False,  # it would call the server while the app starts
         )
-    return ServerStore(client, settings.QDRANT_COLLECTION)
+    return ServerStore(client, settings.QDRANT_COLLECTION, bm25_language=settings.BM25_LANGUAGE)
