@@ -42,6 +42,7 @@ from app.retrieval import build_embedder
 from app.store import StoreError, open_store
 
 if TYPE_CHECKING:
+    from mypy_boto3_bedrock_runtime import BedrockRuntimeClient
     from mypy_boto3_s3 import S3Client
 
 EXIT_OK = 0
@@ -64,6 +65,26 @@ def _parser() -> argparse.ArgumentParser:
         "--recreate", action="store_true", help="drop the collection and start over"
     )
     return parser
+
+
+def _titan_on(settings: Settings) -> bool:
+    return bool(settings.BEDROCK_EMBEDDING_MODEL_ID)
+
+
+def _titan_client(settings: Settings) -> BedrockRuntimeClient:
+    """bedrock-runtime for a batch: botocore's `adaptive` retry mode (standard retries plus a
+    client-side rate limiter that slows every call down once Titan throttles), so a long run
+    rides out a throttle instead of failing; a throttle that outlasts BEDROCK_MAX_ATTEMPTS
+    still exits 3, and the next run resumes from the stored hashes."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=settings.BEDROCK_CONNECT_TIMEOUT_S,
+        read_timeout=settings.BEDROCK_READ_TIMEOUT_S,
+        retries={"mode": "adaptive", "total_max_attempts": settings.BEDROCK_MAX_ATTEMPTS},
+    )
+    return boto3.client("bedrock-runtime", region_name=settings.AWS_REGION, config=config)
 
 
 def _too_big(size: int, limit: int) -> str:
@@ -142,7 +163,7 @@ def main(argv: list[str] | None = None, *, settings: Settings | None = None) -> 
     except SourceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    dense = build_embedder(settings)
+    dense = build_embedder(settings, _titan_client(settings)) if _titan_on(settings) else None
     # botocore is imported only when Bedrock is in use; `except ()` catches nothing.
     bedrock_errors: tuple[type[Exception], ...] = ()
     if dense is not None:

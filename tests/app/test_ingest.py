@@ -656,3 +656,26 @@ def test_an_unknown_bm25_language_is_a_settings_error(
     assert err.startswith("error: invalid settings (BM25_LANGUAGE: ")
     assert "klingon" in err
     assert err.count("\n") == 1
+
+
+def test_a_throttle_shorter_than_the_retries_is_ridden_out(
+    tmp_path: Path, fake_bedrock: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = fake_bedrock
+    fake.reply_error(429, "ThrottlingException", "Too many requests")  # type: ignore[attr-defined]
+    fake.reply_error(429, "ThrottlingException", "Too many requests")  # type: ignore[attr-defined]
+    fake.reply_json({"embedding": [1.0] + [0.0] * 255, "inputTextTokenCount": 3})  # type: ignore[attr-defined]
+    settings = Settings.from_env(
+        {
+            "QDRANT_PATH": str(tmp_path / "store"),
+            "AWS_REGION": "us-east-1",
+            "BEDROCK_EMBEDDING_MODEL_ID": "amazon.titan-embed-text-v2:0",
+            "BEDROCK_EMBEDDING_DIMENSIONS": "256",
+            "BEDROCK_MAX_ATTEMPTS": "3",
+        }
+    )
+    doc = tmp_path / "one.md"
+    doc.write_text("One passage about throttling.")
+    assert main([str(doc)], settings=settings) == EXIT_OK
+    assert len(fake.seen) == 3  # type: ignore[attr-defined]
+    assert _summary(capsys).endswith(": 1 added, 0 changed, 0 unchanged, 0 deleted")
