@@ -595,8 +595,8 @@ GERMAN = {
 @pytest.mark.parametrize(
     ("language", "texts", "question", "expected"),
     [
-        ("portuguese", PORTUGUESE, "Quando executam a cópia de segurança?", "backup.md"),
-        ("german", GERMAN, "Wer genehmigt einen Urlaubsantrag?", "urlaub.md"),
+        ("portuguese", PORTUGUESE, "Quando são executadas as cópias?", "backup.md"),
+        ("german", GERMAN, "Wer genehmigt den Urlaubsantrag?", "urlaub.md"),
     ],
 )
 def test_bm25_language_finds_inflected_words_the_english_default_misses(
