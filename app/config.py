@@ -10,7 +10,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["local", "dev", "prod"]
@@ -47,10 +54,27 @@ class Settings(BaseSettings):
     CHUNK_TOKENS: int = Field(default=300, ge=50, le=2000)
     CHUNK_OVERLAP_TOKENS: int = Field(default=50, ge=0, le=500)
     INGEST_BATCH_SIZE: int = Field(default=64, ge=1, le=1024)
+    # Stemmer and stop words of BM25 (qdrant-edge's names: english, portuguese, german, ...).
+    # Recorded in the collection: ingestion and the service must agree, a change needs
+    # --recreate.
+    BM25_LANGUAGE: str = "english"
+    # A bigger file is refused by name (a 35 MB text dump would crowd every answer).
+    MAX_FILE_BYTES: int = Field(default=20 * 1024 * 1024, ge=1024)
 
     # HTTP
     MAX_BODY_BYTES: int = Field(default=64 * 1024, ge=1024)
     RETRY_AFTER_S: int = Field(default=5, ge=1, le=3600)
+
+    @field_validator("BM25_LANGUAGE")
+    @classmethod
+    def _known_bm25_language(cls, value: str) -> str:
+        import qdrant_edge
+
+        try:
+            qdrant_edge.Bm25(qdrant_edge.Bm25Config(language=value))
+        except ValueError as exc:
+            raise ValueError(f"{exc} (e.g. english, portuguese, german)") from None
+        return value
 
     @model_validator(mode="after")
     def _server_store_needs_key_outside_local(self) -> Settings:
@@ -68,3 +92,12 @@ class Settings(BaseSettings):
             return cls()
         known = {k: v for k, v in environ.items() if k in cls.model_fields}
         return cls.model_validate(known)
+
+
+def settings_problems(exc: ValidationError) -> str:
+    """One line naming each bad setting, never pydantic's report: that quotes the input
+    (secrets included) under a stack trace."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
+        for error in exc.errors(include_input=False, include_url=False)
+    )

@@ -12,28 +12,60 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
 import qdrant_edge
 
+from app.config import Settings
 from app.offload import lane_for
 from app.store.base import SparseVector
 
 if TYPE_CHECKING:
     from mypy_boto3_bedrock_runtime import BedrockRuntimeClient
 
-__all__ = ["Bm25Encoder", "TitanEmbedder"]
+__all__ = ["CHARS_PER_TOKEN", "Bm25Encoder", "ChunkSize", "TitanEmbedder", "chunk_size"]
 
-# Our chunks are ~300 tokens of ~4 characters, i.e. ~200 words once stop words are gone.
-_AVG_CHUNK_WORDS = 200.0
+# Chunks are sized in characters at ~4 per token, so that no tokenizer has to be downloaded.
+CHARS_PER_TOKEN = 4
+# ~6 characters per word counted by BM25 (5 letters and a space, stop words gone): 300-token
+# chunks -> 1,200 characters -> 200 words, the average length BM25 normalises by.
+_CHARS_PER_BM25_WORD = 6
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkSize:
+    capacity: int  # characters
+    overlap: int  # characters
+
+    @property
+    def average_words(self) -> float:
+        return self.capacity / _CHARS_PER_BM25_WORD
+
+
+def chunk_size(settings: Settings) -> ChunkSize:
+    """The one place CHUNK_TOKENS becomes sizes: the splitters and BM25's average length."""
+    # The splitter requires overlap < capacity; settings allow e.g. 500 over 50 tokens.
+    overlap = min(settings.CHUNK_OVERLAP_TOKENS, settings.CHUNK_TOKENS // 2)
+    return ChunkSize(settings.CHUNK_TOKENS * CHARS_PER_TOKEN, overlap * CHARS_PER_TOKEN)
 
 
 class Bm25Encoder:
-    """English BM25 (k=1.2, b=0.75, stemming and stop words) shared by ingestion and queries."""
+    """BM25 (k=1.2, b=0.75, the language's stemmer and stop words) shared by ingestion and
+    queries; both must use the collection's language (BM25_LANGUAGE, checked by the store)."""
 
-    def __init__(self) -> None:
-        self._model = qdrant_edge.Bm25(qdrant_edge.Bm25Config(avg_len=_AVG_CHUNK_WORDS))
+    def __init__(self, *, language: str = "english", average_words: float = 200.0) -> None:
+        self.language = language
+        self._model = qdrant_edge.Bm25(
+            qdrant_edge.Bm25Config(avg_len=average_words, language=language)
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Bm25Encoder:
+        return cls(
+            language=settings.BM25_LANGUAGE, average_words=chunk_size(settings).average_words
+        )
 
     def document(self, text: str) -> SparseVector:
         vector = self._model.embed_document(text)

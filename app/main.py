@@ -19,7 +19,7 @@ from app.answer.extractive import ExtractiveAnswerer
 from app.api import ask, health, page
 from app.api.deps import Services
 from app.api.middleware import RequestMiddleware
-from app.config import Settings
+from app.config import Settings, settings_problems
 from app.errors import install_error_handlers
 from app.logging import configure_logging
 from app.retrieval import build_retriever
@@ -51,11 +51,7 @@ def _settings_from_environment() -> Settings:
     try:
         return Settings.from_env()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
-            for error in exc.errors(include_input=False, include_url=False)
-        )
-        raise SystemExit(f"qa-service: invalid settings: {problems}") from None
+        raise SystemExit(f"qa-service: invalid settings: {settings_problems(exc)}") from None
 
 
 def create_app(

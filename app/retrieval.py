@@ -101,4 +101,8 @@ def build_embedder(
 def build_retriever(
     settings: Settings, store: VectorStore, bedrock_client: BedrockRuntimeClient | None = None
 ) -> Retriever:
-    return Retriever(store, dense=build_embedder(settings, bedrock_client))
+    return Retriever(
+        store,
+        sparse=Bm25Encoder.from_settings(settings),
+        dense=build_embedder(settings, bedrock_client),
+    )

@@ -5,16 +5,22 @@ Usage:
 
 SRC is a file, a folder (read recursively) or s3://bucket/prefix. PDF (page numbers kept),
 Markdown, plain text and HTML are read; other files in folders are skipped and counted.
-Running it again over the same files changes nothing; --recreate drops the collection first.
+A run is a sync: unchanged documents are skipped (no embedding calls), changed ones
+rewritten, and documents gone from a folder or prefix given are deleted. The last line says
+how many were added, changed, unchanged and deleted. --recreate drops the collection first
+(needed after changing BM25_LANGUAGE or the embedding dimensions).
 The embedded store is used unless QDRANT_URL is set; dense vectors are added when
 BEDROCK_EMBEDDING_MODEL_ID is set (see the README's settings table).
 
 Exit status:
     0  every document was stored
-    1  some documents could not be read (each is named on stderr); the others were stored
-    2  bad arguments, settings, or a source that does not exist (nothing was stored)
+    1  some documents could not be read or were over MAX_FILE_BYTES (each is named on
+       stderr); the others were stored, and nothing of the unread ones was deleted
+    2  bad arguments, settings, a source that does not exist, or two files with the same
+       name (nothing was stored)
     3  the vector store or the embedding model is unavailable, or the collection has another
-       vector configuration (re-run with --recreate)
+       vector configuration or BM25 language (re-run with --recreate); what was stored
+       before stays, and running it again resumes
 """
 
 from __future__ import annotations
@@ -28,14 +34,15 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from app.config import Settings
-from app.ingest.pipeline import Ingestor, IngestReport
-from app.ingest.readers import Document, UnreadableDocument, read_document
-from app.ingest.sources import Source, SourceError, SourceReadError, list_sources
+from app.config import Settings, settings_problems
+from app.ingest.pipeline import Ingestor, IngestReport, content_hash
+from app.ingest.readers import UnreadableDocument, read_document
+from app.ingest.sources import Listing, Source, SourceError, SourceReadError, list_sources
 from app.retrieval import build_embedder
 from app.store import StoreError, open_store
 
 if TYPE_CHECKING:
+    from mypy_boto3_bedrock_runtime import BedrockRuntimeClient
     from mypy_boto3_s3 import S3Client
 
 EXIT_OK = 0
@@ -60,43 +67,81 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _read(source: Source) -> tuple[Document | None, str | None]:
-    """(document, None) or (None, reason)."""
+def _titan_on(settings: Settings) -> bool:
+    return bool(settings.BEDROCK_EMBEDDING_MODEL_ID)
+
+
+def _titan_client(settings: Settings) -> BedrockRuntimeClient:
+    """bedrock-runtime for a batch: botocore's `adaptive` retry mode (standard retries plus a
+    client-side rate limiter that slows every call down once Titan throttles), so a long run
+    rides out a throttle instead of failing; a throttle that outlasts BEDROCK_MAX_ATTEMPTS
+    still exits 3, and the next run resumes from the stored hashes."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=settings.BEDROCK_CONNECT_TIMEOUT_S,
+        read_timeout=settings.BEDROCK_READ_TIMEOUT_S,
+        retries={"mode": "adaptive", "total_max_attempts": settings.BEDROCK_MAX_ATTEMPTS},
+    )
+    return boto3.client("bedrock-runtime", region_name=settings.AWS_REGION, config=config)
+
+
+def _too_big(size: int, limit: int) -> str:
+    return f"{size:,} bytes, over MAX_FILE_BYTES={limit:,} (raise it, or split the file)"
+
+
+def _fetch(source: Source, limit: int) -> tuple[bytes | None, str | None]:
+    """(bytes, None) or (None, reason)."""
+    if source.size is not None and source.size > limit:
+        return None, _too_big(source.size, limit)
     try:
-        return read_document(source.name, source.read()), None
-    except UnreadableDocument as exc:
-        return None, str(exc)
+        data = source.read()
     except SourceReadError as exc:
         return None, str(exc)
     except OSError as exc:
         return None, exc.strerror or str(exc)
+    if len(data) > limit:
+        return None, _too_big(len(data), limit)
+    return data, None
 
 
-def ingest_sources(
-    sources: list[Source], ingestor: Ingestor, *, progress: bool = False
-) -> IngestReport:
-    report = IngestReport()
+def _sync_one(source: Source, ingestor: Ingestor, report: IngestReport) -> None:
+    data, reason = _fetch(source, ingestor.settings.MAX_FILE_BYTES)
+    if data is None:
+        report.failures.append(f"{source.origin}: {reason}")
+        return
+    digest = content_hash(data, ingestor.settings)
+    status = ingestor.status(source.uri, source.name, digest)
+    if status == "unchanged":
+        report.count(status)
+        return
+    try:
+        document = read_document(source.name, data)
+    except UnreadableDocument as exc:
+        report.failures.append(f"{source.origin}: {exc}")
+        return
+    if document.image_only_pages:
+        pages = ", ".join(str(p) for p in document.image_only_pages)
+        report.image_only_pages.append(f"{source.origin}: pages {pages}")
+    report.chunks += ingestor.add(document, source=source.uri, digest=digest)
+    report.documents += 1
+    report.count(status)
+
+
+def ingest_sources(listing: Listing, ingestor: Ingestor, *, progress: bool = False) -> IngestReport:
+    report = IngestReport(skipped=listing.skipped)
     started = time.perf_counter()
+    sources = listing.sources
     with tqdm(total=len(sources), unit="doc", disable=not progress, file=sys.stderr) as bar:
         for source in sources:
-            document, reason = _read(source)
-            if document is None:
-                report.failures.append(f"{source.origin}: {reason}")
-            else:
-                report.chunks += ingestor.add(document)
-                report.documents += 1
+            _sync_one(source, ingestor, report)
             bar.update(1)
+        # Documents that failed to read are still "seen": a bad file never deletes a good copy.
+        report.deleted = ingestor.delete_gone(listing.roots, {s.uri for s in sources})
         ingestor.finish()
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _settings_error(exc: ValidationError) -> str:
-    problems = "; ".join(
-        f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
-        for error in exc.errors()
-    )
-    return f"invalid settings ({problems})"
 
 
 def main(argv: list[str] | None = None, *, settings: Settings | None = None) -> int:
@@ -104,7 +149,7 @@ def main(argv: list[str] | None = None, *, settings: Settings | None = None) -> 
     try:
         settings = settings or Settings()
     except ValidationError as exc:
-        print(f"error: {_settings_error(exc)}", file=sys.stderr)
+        print(f"error: invalid settings ({settings_problems(exc)})", file=sys.stderr)
         return EXIT_USAGE
 
     def s3() -> S3Client:
@@ -118,7 +163,7 @@ def main(argv: list[str] | None = None, *, settings: Settings | None = None) -> 
     except SourceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    dense = build_embedder(settings)
+    dense = build_embedder(settings, _titan_client(settings)) if _titan_on(settings) else None
     # botocore is imported only when Bedrock is in use; `except ()` catches nothing.
     bedrock_errors: tuple[type[Exception], ...] = ()
     if dense is not None:
@@ -129,7 +174,7 @@ def main(argv: list[str] | None = None, *, settings: Settings | None = None) -> 
     try:
         ingestor = Ingestor(store, settings, dense=dense)
         ingestor.prepare(recreate=args.recreate)
-        report = ingest_sources(listing.sources, ingestor, progress=sys.stderr.isatty())
+        report = ingest_sources(listing, ingestor, progress=sys.stderr.isatty())
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
@@ -141,9 +186,10 @@ def main(argv: list[str] | None = None, *, settings: Settings | None = None) -> 
         return EXIT_UNAVAILABLE
     finally:
         store.close()
-    report.skipped = listing.skipped
     for failure in report.failures:
         print(f"error: {failure}", file=sys.stderr)
+    for pages in report.image_only_pages:
+        print(f"warning: {pages} have no text (scanned images? no OCR here)", file=sys.stderr)
     print(report.summary())
     return EXIT_SOME_FAILED if report.failures else EXIT_OK
 

@@ -66,7 +66,10 @@ def open_store(settings: Settings, *, client: QdrantClient | None = None) -> Vec
     """
     if client is None and not settings.QDRANT_URL:
         return EmbeddedStore(
-            settings.QDRANT_PATH, settings.QDRANT_COLLECTION, timeout_s=settings.QDRANT_TIMEOUT_S
+            settings.QDRANT_PATH,
+            settings.QDRANT_COLLECTION,
+            timeout_s=settings.QDRANT_TIMEOUT_S,
+            bm25_language=settings.BM25_LANGUAGE,
         )
 
     from qdrant_client import QdrantClient
@@ -81,4 +84,9 @@ def open_store(settings: Settings, *, client: QdrantClient | None = None) -> Vec
             timeout=math.ceil(settings.QDRANT_TIMEOUT_S),
             check_compatibility=False,  # it would call the server while the app starts
         )
-    return ServerStore(client, settings.QDRANT_COLLECTION, timeout_s=settings.QDRANT_TIMEOUT_S)
+    return ServerStore(
+        client,
+        settings.QDRANT_COLLECTION,
+        timeout_s=settings.QDRANT_TIMEOUT_S,
+        bm25_language=settings.BM25_LANGUAGE,
+    )

@@ -43,6 +43,14 @@ class Chunk:
     chunk: int
     text: str
     page: int | None = None
+    # Where the document came from (file:///abs/path or s3://bucket/key): the key a re-run
+    # matches documents by, whatever name the run gives them.
+    source: str = ""
+    # sha256 of the file and of the chunking settings it was split with (see app.ingest).
+    hash: str = ""
+    last: bool = False  # the document's final chunk: written last, so it marks a complete one
+    title: str = ""  # the document's title (first heading, or its file name)
+    section: str = ""  # the heading path above this chunk, "Failover > Step 4"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +61,7 @@ class SparseVector:
 
 @dataclass(frozen=True, slots=True)
 class Point:
-    id: str  # uuid5 of (document, chunk): re-ingesting the same file overwrites, never duplicates
+    id: str  # uuid5 of (source, chunk): re-ingesting the same file overwrites, never duplicates
     chunk: Chunk
     sparse: SparseVector
     dense: list[float] | None = None
@@ -79,17 +87,27 @@ class CollectionInfo:
     documents: list[str]
     dense_size: int | None  # None: sparse only (no embedding model configured)
     sparse: str = "bm25 (idf modifier)"
+    bm25_language: str = "english"
     extra: dict[str, str] = field(default_factory=dict)
 
 
 class VectorStore(Protocol):
     def ensure_collection(self, *, dense_size: int | None, recreate: bool = False) -> None:
-        """Create the collection (and payload indexes) if missing; drop it first if `recreate`."""
+        """Create the collection (and payload indexes) if missing; drop it first if `recreate`.
+        An existing collection with another dense size or BM25 language, or one written
+        before documents had sources, raises CollectionMismatch."""
 
     def upsert(self, points: Sequence[Point]) -> None: ...
 
-    def prune(self, document: str, *, keep: int) -> None:
-        """Delete the chunks of `document` numbered `keep` and above (left by a longer version)."""
+    def prune(self, source: str, *, keep: int) -> None:
+        """Delete the chunks of `source` numbered `keep` and above (left by a longer version)."""
+
+    def delete_sources(self, sources: Sequence[str]) -> None:
+        """Delete every chunk of these sources (documents gone from their folder or prefix)."""
+
+    def markers(self) -> list[Chunk]:
+        """The first and the last chunk of every stored document, without text: what a
+        re-run compares against (a document with no `last` chunk was interrupted)."""
 
     def flush(self) -> None:
         """Make what was upserted durable and fast to search (called at the end of ingestion)."""

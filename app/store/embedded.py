@@ -21,15 +21,20 @@ import qdrant_edge as qe
 from app.offload import STORE_LANE
 from app.store._payload import (
     DENSE,
+    INDEXED,
+    MARKER_FIELDS,
     MAX_DOCUMENTS,
     RRF_K,
+    SCHEMA_VERSION,
     SPARSE,
     extra_info,
     from_payload,
+    language_mismatch,
     prefetch_limit,
     to_payload,
 )
 from app.store.base import (
+    Chunk,
     CollectionInfo,
     CollectionMismatch,
     CollectionMissing,
@@ -44,7 +49,12 @@ from app.store.base import (
 __all__ = ["EmbeddedStore"]
 
 # Written last when a collection is created: a directory without it is an interrupted create.
+# It records what the collection was built with (dense size, BM25 language, payload schema).
 _META = "qa-service.json"
+_SCHEMA = {
+    "keyword": qe.PayloadSchemaType.Keyword,
+    "integer": qe.PayloadSchemaType.Integer,
+}
 
 
 def _sparse(vector: SparseVector) -> qe.SparseVector:
@@ -69,9 +79,17 @@ def _config(dense_size: int | None) -> qe.EdgeConfig:
 
 
 class EmbeddedStore:
-    def __init__(self, path: Path, collection: str, *, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        collection: str,
+        *,
+        timeout_s: float = 5.0,
+        bm25_language: str = "english",
+    ) -> None:
         self.collection = collection
         self.timeout_s = timeout_s  # for the API's calls while the shard is not open yet
+        self.bm25_language = bm25_language
         self._dir = Path(path) / collection
         self._lock = threading.Lock()
         self._shard: qe.EdgeShard | None = None
@@ -79,12 +97,18 @@ class EmbeddedStore:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    def _read_meta(self) -> dict[str, int | None] | None:
+    def _read_meta(self) -> dict[str, int | str | None] | None:
         try:
-            meta: dict[str, int | None] = json.loads((self._dir / _META).read_text())
+            meta: dict[str, int | str | None] = json.loads((self._dir / _META).read_text())
         except FileNotFoundError:
             return None
         return meta
+
+    def _mismatch(self, meta: dict[str, int | str | None]) -> str | None:
+        stored = meta.get("bm25_language") if meta.get("schema") == SCHEMA_VERSION else None
+        return language_mismatch(
+            self.collection, str(stored) if stored is not None else None, self.bm25_language
+        )
 
     def _load(self) -> qe.EdgeShard:
         """The open shard, opening it on first use (it may have been created since we started)."""
@@ -100,7 +124,11 @@ class EmbeddedStore:
                     f"collection '{self.collection}' does not exist at {self._dir}; "
                     "ingest documents first (python -m app.ingest docs/sample)"
                 )
-            dense_size = meta.get("dense_size")
+            problem = self._mismatch(meta)
+            if problem:
+                raise CollectionMismatch(f"{problem} ({self._dir})")
+            size = meta.get("dense_size")
+            dense_size = int(size) if size is not None else None
             try:
                 # With the config: a collection created before max_search_threads was set
                 # gets it too (the shard checks the vectors match, and saves the config).
@@ -127,6 +155,9 @@ class EmbeddedStore:
                         f"collection '{self.collection}' at {self._dir} has dense size "
                         f"{meta.get('dense_size')}, not {dense_size}; ingest with --recreate"
                     )
+                problem = self._mismatch(meta)
+                if problem:
+                    raise CollectionMismatch(f"{problem} ({self._dir})")
                 return
             if self._shard is None and meta is not None:
                 # Take the lock before deleting anything: a running server keeps its files.
@@ -140,16 +171,17 @@ class EmbeddedStore:
             shutil.rmtree(self._dir, ignore_errors=True)
             try:
                 shard = qe.EdgeShard.create(str(self._dir), _config(dense_size))
-                shard.update(
-                    qe.UpdateOperation.create_field_index("document", qe.PayloadSchemaType.Keyword)
-                )
-                shard.update(
-                    qe.UpdateOperation.create_field_index("chunk", qe.PayloadSchemaType.Integer)
-                )
+                for name, kind in INDEXED.items():
+                    shard.update(qe.UpdateOperation.create_field_index(name, _SCHEMA[kind]))
                 shard.flush()
             except Exception as exc:
                 raise self._unavailable(exc) from exc
-            (self._dir / _META).write_text(json.dumps({"dense_size": dense_size}))
+            meta = {
+                "dense_size": dense_size,
+                "bm25_language": self.bm25_language,
+                "schema": SCHEMA_VERSION,
+            }
+            (self._dir / _META).write_text(json.dumps(meta))
             self._shard, self._dense_size = shard, dense_size
 
     def close(self) -> None:
@@ -175,16 +207,49 @@ class EmbeddedStore:
         except Exception as exc:
             raise self._unavailable(exc) from exc
 
-    def prune(self, document: str, *, keep: int) -> None:
+    def prune(self, source: str, *, keep: int) -> None:
         shard = self._load()
         stale = qe.Filter(
             must=[
-                qe.FieldCondition("document", match=qe.MatchValue(document)),
+                qe.FieldCondition("source", match=qe.MatchValue(source)),
                 qe.FieldCondition("chunk", range=qe.RangeFloat(gte=float(keep))),
             ]
         )
         try:
             shard.update(qe.UpdateOperation.delete_points_by_filter(stale))
+        except Exception as exc:
+            raise self._unavailable(exc) from exc
+
+    def delete_sources(self, sources: Sequence[str]) -> None:
+        if not sources:
+            return
+        shard = self._load()
+        gone = qe.Filter(must=[qe.FieldCondition("source", match=qe.MatchAny(list(sources)))])
+        try:
+            shard.update(qe.UpdateOperation.delete_points_by_filter(gone))
+        except Exception as exc:
+            raise self._unavailable(exc) from exc
+
+    def markers(self) -> list[Chunk]:
+        shard = self._load()
+        where = qe.Filter(
+            should=[
+                qe.FieldCondition("chunk", match=qe.MatchValue(0)),
+                qe.FieldCondition("last", match=qe.MatchValue(1)),
+            ]
+        )
+        found: list[Chunk] = []
+        offset = None
+        try:
+            while True:
+                records, offset = shard.scroll(
+                    qe.ScrollRequest(
+                        offset=offset, limit=1000, filter=where, with_payload=MARKER_FIELDS
+                    )
+                )
+                found.extend(from_payload(r.payload) for r in records)
+                if offset is None:
+                    return found
         except Exception as exc:
             raise self._unavailable(exc) from exc
 
@@ -277,5 +342,6 @@ class EmbeddedStore:
             points=points,
             documents=sorted(str(hit.value) for hit in facets),
             dense_size=self._dense_size,
+            bm25_language=self.bm25_language,
             extra=extra_info("qdrant-edge (embedded)", len(facets)),
         )

@@ -17,15 +17,20 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 from app.offload import STORE_LANE
 from app.store._payload import (
     DENSE,
+    INDEXED,
+    MARKER_FIELDS,
     MAX_DOCUMENTS,
     RRF_K,
+    SCHEMA_VERSION,
     SPARSE,
     extra_info,
     from_payload,
+    language_mismatch,
     prefetch_limit,
     to_payload,
 )
 from app.store.base import (
+    Chunk,
     CollectionInfo,
     CollectionMismatch,
     CollectionMissing,
@@ -51,9 +56,17 @@ def _sparse(vector: SparseVector) -> models.SparseVector:
 
 
 class ServerStore:
-    def __init__(self, client: QdrantClient, collection: str, *, timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        client: QdrantClient,
+        collection: str,
+        *,
+        timeout_s: float = 5.0,
+        bm25_language: str = "english",
+    ) -> None:
         self.collection = collection
         self.timeout_s = timeout_s  # the API's bound per call (qdrant-client's is whole seconds)
+        self.bm25_language = bm25_language
         self._client = client
         self._dense_size: int | None = None
         self._dense_read_at: float | None = None  # time.monotonic() of the last read
@@ -91,7 +104,14 @@ class ServerStore:
         )
 
     def _config_dense_size(self) -> int | None:
+        """The dense size; raises CollectionMismatch for another BM25 language or schema
+        (the collection's metadata records both), so a mismatch is found on every re-read."""
         info = self._call("get_collection", lambda: self._client.get_collection(self.collection))
+        meta = info.config.metadata or {}
+        stored = meta.get("bm25_language") if meta.get("schema") == SCHEMA_VERSION else None
+        problem = language_mismatch(self.collection, stored, self.bm25_language)
+        if problem:
+            raise CollectionMismatch(problem)
         vectors = info.config.params.vectors
         if isinstance(vectors, dict) and DENSE in vectors:
             return vectors[DENSE].size
@@ -152,12 +172,11 @@ class ServerStore:
                     sparse_vectors_config={
                         SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)
                     },
+                    metadata={"bm25_language": self.bm25_language, "schema": SCHEMA_VERSION},
                 ),
             )
-            for field, schema in (
-                ("document", models.PayloadSchemaType.KEYWORD),
-                ("chunk", models.PayloadSchemaType.INTEGER),
-            ):
+            for field, kind in INDEXED.items():
+                schema = models.PayloadSchemaType(kind)
                 self._call(
                     "create_payload_index",
                     lambda f=field, s=schema: self._client.create_payload_index(  # type: ignore[misc]
@@ -188,10 +207,10 @@ class ServerStore:
             "upsert", lambda: self._client.upsert(self.collection, points=records, wait=True)
         )
 
-    def prune(self, document: str, *, keep: int) -> None:
+    def prune(self, source: str, *, keep: int) -> None:
         stale = models.Filter(
             must=[
-                models.FieldCondition(key="document", match=models.MatchValue(value=document)),
+                models.FieldCondition(key="source", match=models.MatchValue(value=source)),
                 models.FieldCondition(key="chunk", range=models.Range(gte=keep)),
             ]
         )
@@ -201,6 +220,43 @@ class ServerStore:
                 self.collection, points_selector=models.FilterSelector(filter=stale), wait=True
             ),
         )
+
+    def delete_sources(self, sources: Sequence[str]) -> None:
+        if not sources:
+            return
+        gone = models.Filter(
+            must=[models.FieldCondition(key="source", match=models.MatchAny(any=list(sources)))]
+        )
+        self._call(
+            "delete",
+            lambda: self._client.delete(
+                self.collection, points_selector=models.FilterSelector(filter=gone), wait=True
+            ),
+        )
+
+    def markers(self) -> list[Chunk]:
+        where = models.Filter(
+            should=[
+                models.FieldCondition(key="chunk", match=models.MatchValue(value=0)),
+                models.FieldCondition(key="last", match=models.MatchValue(value=1)),
+            ]
+        )
+        found: list[Chunk] = []
+        offset: models.ExtendedPointId | None = None
+        while True:
+            records, offset = self._call(
+                "scroll",
+                lambda o=offset: self._client.scroll(  # type: ignore[misc]
+                    self.collection,
+                    scroll_filter=where,
+                    limit=1000,
+                    offset=o,
+                    with_payload=MARKER_FIELDS,
+                ),
+            )
+            found.extend(from_payload(r.payload) for r in records)
+            if offset is None:
+                return found
 
     def flush(self) -> None:
         """Nothing to do: upserts wait for the server, which indexes in the background."""
@@ -260,5 +316,6 @@ class ServerStore:
             points=points,
             documents=sorted(str(hit.value) for hit in facets.hits),
             dense_size=dense_size,
+            bm25_language=self.bm25_language,
             extra=extra_info("qdrant server", len(facets.hits)),
         )

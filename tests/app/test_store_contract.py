@@ -50,6 +50,10 @@ PASSAGES = [
 ]
 
 
+def uri(document: str) -> str:
+    return f"file:///docs/{document}"
+
+
 def axis(i: int) -> list[float]:
     return [1.0 if j == i else 0.0 for j in range(4)]
 
@@ -57,8 +61,16 @@ def axis(i: int) -> list[float]:
 def points(dense: bool) -> list[Point]:
     return [
         Point(
-            id=point_id(doc, n),
-            chunk=Chunk(document=doc, chunk=n, text=text, page=page),
+            id=point_id(uri(doc), n),
+            chunk=Chunk(
+                document=doc,
+                chunk=n,
+                text=text,
+                page=page,
+                source=uri(doc),
+                hash=f"sha256:{doc}",
+                last=n == max(m for d, m, *_ in PASSAGES if d == doc),
+            ),
             sparse=BM25.document(text),
             dense=axis(a) if dense else None,
         )
@@ -80,6 +92,68 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStor
         s = ServerStore(QdrantClient(":memory:"), "documents")
     yield s
     s.close()
+
+
+@pytest.fixture(params=["embedded", "server"])
+def two_languages(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[VectorStore, VectorStore]]:
+    """(an English store, a German store) over the same collection."""
+    stores: tuple[VectorStore, VectorStore]
+    if request.param == "embedded":
+        stores = (
+            EmbeddedStore(tmp_path / "qdrant", "documents"),
+            EmbeddedStore(tmp_path / "qdrant", "documents", bm25_language="german"),
+        )
+    else:
+        client = QdrantClient(":memory:")
+        stores = (
+            ServerStore(client, "documents"),
+            ServerStore(client, "documents", bm25_language="german"),
+        )
+    yield stores
+    for s in stores:
+        s.close()
+
+
+def test_markers_are_first_and_last_chunks_without_text(store: VectorStore) -> None:
+    store.ensure_collection(dense_size=None)
+    store.upsert(points(dense=False))
+    found = {(m.document, m.chunk, m.last, m.text, m.hash) for m in store.markers()}
+    assert found == {
+        ("rollback.md", 0, False, "", "sha256:rollback.md"),
+        ("rollback.md", 1, True, "", "sha256:rollback.md"),
+        ("qdrant-key.md", 0, True, "", "sha256:qdrant-key.md"),
+        ("costs.pdf", 0, True, "", "sha256:costs.pdf"),
+        ("plan.md", 0, True, "", "sha256:plan.md"),
+    }
+
+
+def test_delete_sources_removes_every_chunk_of_those_documents(store: VectorStore) -> None:
+    store.ensure_collection(dense_size=None)
+    store.upsert(points(dense=False))
+    store.delete_sources([uri("rollback.md"), uri("plan.md")])
+    store.flush()
+    assert store.info().documents == ["costs.pdf", "qdrant-key.md"]
+    [hit] = store.search(query("monthly bill"), top_k=1, mode="sparse")
+    assert (hit.chunk.source, hit.chunk.page) == (uri("costs.pdf"), 3)
+
+
+def test_a_collection_of_another_bm25_language_is_refused_until_recreated(
+    two_languages: tuple[VectorStore, VectorStore],
+) -> None:
+    english, german = two_languages
+    english.ensure_collection(dense_size=None)
+    english.upsert(points(dense=False))
+    if isinstance(english, EmbeddedStore):
+        english.close()  # its lock: one process (or store) at a time
+    with pytest.raises(CollectionMismatch, match="BM25_LANGUAGE=english, not german"):
+        german.ensure_collection(dense_size=None)
+    with pytest.raises(CollectionMismatch, match="set BM25_LANGUAGE=english, or re-ingest"):
+        german.dense_size()
+    german.ensure_collection(dense_size=None, recreate=True)
+    assert german.info().bm25_language == "german"
+    assert german.info().points == 0
 
 
 def test_nothing_ingested_raises_collection_missing(store: VectorStore) -> None:
@@ -145,7 +219,15 @@ def test_sparse_search_ranks_the_passage_sharing_rare_words_first(store: VectorS
     store.ensure_collection(dense_size=None)
     store.upsert(points(dense=False))
     hits = store.search(query("how do I rotate the Qdrant key?"), top_k=3, mode="sparse")
-    assert hits[0].chunk == Chunk("qdrant-key.md", 0, PASSAGES[2][2], None)
+    assert hits[0].chunk == Chunk(
+        "qdrant-key.md",
+        0,
+        PASSAGES[2][2],
+        None,
+        source=uri("qdrant-key.md"),
+        hash="sha256:qdrant-key.md",
+        last=True,
+    )
     assert all(a.score >= b.score for a, b in itertools.pairwise(hits))
 
 
@@ -214,7 +296,7 @@ def test_the_event_loop_calls_answer_as_the_blocking_ones_do(store: VectorStore)
 def test_prune_deletes_chunks_beyond_the_new_length(store: VectorStore) -> None:
     store.ensure_collection(dense_size=None)
     store.upsert(points(dense=False))
-    store.prune("rollback.md", keep=1)
+    store.prune(uri("rollback.md"), keep=1)
     store.flush()
     assert store.info().points == len(PASSAGES) - 1
     hits = store.search(query("rollback workflow stable service"), top_k=5, mode="sparse")
