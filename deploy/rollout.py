@@ -30,7 +30,6 @@ otherwise), 2 bad arguments or outputs.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +41,7 @@ from deploy import _ecs, scan_gate, smoke
 from deploy._aws import ecr_client, ecs_client
 from deploy._cli import (
     EXIT_OK,
+    SHA,
     DeployError,
     commit_sha,
     load_outputs,
@@ -54,8 +54,6 @@ if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
 
 __all__ = ["RolloutFailedError", "main"]
-
-_SHA = re.compile(r"[0-9a-f]{40}")
 
 
 class RolloutFailedError(DeployError):
@@ -134,7 +132,7 @@ def _sha_of_running_image(
             tags = [image.rsplit(":", 1)[-1]]
     except (DeployError, ClientError, BotoCoreError, KeyError, IndexError):
         return None  # it only decorates the summary; it never blocks a rollout
-    return next((t for t in tags if _SHA.fullmatch(t)), None)
+    return next((t for t in tags if SHA.fullmatch(t)), None)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -351,3 +351,13 @@ def gateway(_gateway_server: tuple[str, Behaviour]) -> Gateway:
     behaviour.mode, behaviour.api_key, behaviour.delay, behaviour.fail_first = "ok", SMOKE_KEY, 0, 0
     behaviour.requests.clear()
     return Gateway(url=url, behaviour=behaviour)
+
+
+@pytest.fixture(autouse=True)
+def github_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The waits deploy._github asks for, recorded instead of slept (GitHub retries)."""
+    from deploy import _github
+
+    waits: list[float] = []
+    monkeypatch.setattr(_github, "_sleep", waits.append)
+    return waits
