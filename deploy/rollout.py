@@ -239,10 +239,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-smoke", action="store_true", help="skip the smoke test")
     parser.add_argument(
+        "--policy",
         "--allowlist",
+        dest="allowlist",
         type=Path,
         default=scan_gate.DEFAULT_ALLOWLIST,
-        help=f"scan allow-list ({scan_gate.DEFAULT_ALLOWLIST})",
+        help=f"scan policy, Trivy's ignore file ({scan_gate.DEFAULT_ALLOWLIST})",
     )
     parser.add_argument(
         "--latency-budget-ms", type=float, default=5000.0, help="smoke /ask budget (5000)"
@@ -340,7 +342,8 @@ def _rollout(args: argparse.Namespace) -> int:
         report.done.append("The service was not changed.")
         report.next_steps = [
             "Check the SHA (the release for it must have pushed and scanned the image), fix "
-            "the finding or allow-list a HIGH one, or fix the error above; then run again."
+            "the finding (or except one with no fix in the scan policy), or fix the error "
+            "above; then run again."
         ]
         finish("not started")
         raise
