@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -147,19 +145,6 @@ def test_missing_repository_exits_2(
     assert run(github, plan_data.PLANS / plan_data.AWS, GITHUB_REPOSITORY="") == 2
     assert "GITHUB_REPOSITORY must be owner/name" in capsys.readouterr().err
     assert github.requests == []
-
-
-def test_help_documents_the_exit_codes() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "deploy.drift_issue", "--help"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0
-    assert "--plan-json" in result.stdout
-    assert "Exit codes:" in (drift_issue.__doc__ or "")
-    assert "Usage:" in (drift_issue.__doc__ or "")
 
 
 def test_drift_issue_shows_terraform_s_own_plan_text(github: FakeGitHub, tf_plans: Path) -> None:

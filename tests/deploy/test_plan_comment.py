@@ -492,20 +492,6 @@ def test_module_runs_as_the_workflow_calls_it(github: FakeGitHub, tmp_path: Path
     assert summary.read_text().strip() == comment["body"].strip()
 
 
-def test_help_documents_the_exit_codes() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "deploy.plan_comment", "--help"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0
-    assert "--plan-json" in result.stdout
-    assert "Exit codes: 0" in result.stdout
-    assert "Exit codes:" in (plan_comment.__doc__ or "")
-    assert "Usage:" in (plan_comment.__doc__ or "")
-
-
 @pytest.mark.parametrize(
     ("env_vars", "argv_extra", "expected"),
     [
