@@ -2,7 +2,7 @@
 
 Usage:
     python -m deploy.ingest --outputs tf-outputs.json SRC [SRC ...] [--prefix docs/]
-        [--timeout-seconds 1800] [--poll-seconds 10]
+        [--image-tag <40-hex sha>] [--timeout-seconds 1800] [--poll-seconds 10]
 
 Steps:
  1. Local files and folders (read recursively) are uploaded to the documents bucket
@@ -14,8 +14,12 @@ Steps:
     the vector store with the service's own secrets and role.
  3. The task is followed until STOPPED; the app container's exit code is the answer.
 
-The bootstrap (README) runs `python -m deploy.ingest --outputs tf-outputs.json docs/sample`
-once, so the first rollout's smoke test finds sources.
+With --image-tag the task runs that commit's image instead (a copy of the family's latest
+revision with only the image changed, registered like a rollout's, needs
+`ecr_repository_url`): before an environment's first rollout the service still runs
+Terraform's placeholder `:initial`, which cannot start. The first release of an environment
+runs `python -m deploy.ingest --outputs tf-outputs.json --image-tag <sha> docs/sample`
+after pushing the image and before the rollout, so the first smoke test finds sources.
 
 Exit codes: 0 the task ingested (container exit 0), 1 the task failed or did not stop in
 time (the sentence names its log stream), 2 bad arguments or outputs.
@@ -29,9 +33,18 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from deploy._aws import aws_call, ecs_client, s3_client
-from deploy._cli import EXIT_OK, ConfigError, DeployError, load_outputs, run, write_step_summary
-from deploy._ecs import current_task_definition
+from deploy import scan_gate
+from deploy._aws import aws_call, ecr_client, ecs_client, s3_client
+from deploy._cli import (
+    EXIT_OK,
+    ConfigError,
+    DeployError,
+    commit_sha,
+    load_outputs,
+    run,
+    write_step_summary,
+)
+from deploy._ecs import current_task_definition, register_with_image
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
@@ -79,7 +92,9 @@ def _log_stream(ecs: ECSClient, task_definition: str, container: str, task_id: s
 
 
 def ingest(args: argparse.Namespace) -> int:
-    outputs = load_outputs(args.outputs, OUTPUTS)
+    outputs = load_outputs(
+        args.outputs, [*OUTPUTS, *(["ecr_repository_url"] if args.image_tag else [])]
+    )
     cluster, service = str(outputs["ecs_cluster_name"]), str(outputs["ecs_service_name"])
     container, bucket = str(outputs["ecs_container_name"]), str(outputs["documents_bucket_name"])
     prefix = args.prefix.strip("/") + "/"
@@ -96,6 +111,12 @@ def ingest(args: argparse.Namespace) -> int:
         print(f"uploaded {uploaded} file(s) to s3://{bucket}/{prefix}")
         targets.insert(0, f"s3://{bucket}/{prefix}")
     task_definition = current_task_definition(ecs, cluster, service)
+    if args.image_tag:
+        repository_url = str(outputs["ecr_repository_url"])
+        image = scan_gate.find_image(ecr_client(), repository_url, args.image_tag)
+        family = task_definition.rsplit("/", 1)[-1].rsplit(":", 1)[0]
+        task_definition = register_with_image(ecs, family, repository_url, image.pinned, container)
+        print(f"registered {task_definition} with {image.pinned} for the ingestion task")
     described = _service(ecs, cluster, service)
     network = described.get("networkConfiguration")
     if not network:
@@ -163,6 +184,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--outputs", type=Path, required=True, help="terraform output -json file")
     parser.add_argument("sources", nargs="+", metavar="SRC", help="file, folder or s3://...")
     parser.add_argument("--prefix", default="docs/", help="key prefix in the bucket (docs/)")
+    parser.add_argument(
+        "--image-tag",
+        type=commit_sha,
+        help="run this commit's image (before the first rollout) instead of the service's",
+    )
     parser.add_argument(
         "--timeout-seconds", type=float, default=1800.0, help="wait for the task (1800)"
     )

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest_aws import CLUSTER, SERVICE, Stack, client
+from conftest_aws import CLUSTER, NEXT_SHA, SERVICE, Stack, client, push_image
 
 from deploy import ingest
 
@@ -80,3 +80,21 @@ def test_missing_outputs_and_files_are_usage_errors(
 
     assert run_ingest(outputs, "no/such/folder") == 2
     assert "no such file or folder: no/such/folder." in capsys.readouterr().err
+
+
+def test_before_the_first_rollout_the_task_runs_the_given_image(
+    stack: Stack, outputs: Path
+) -> None:
+    digest = push_image(stack.moto, NEXT_SHA)
+
+    assert run_ingest(outputs, "--image-tag", NEXT_SHA, str(SAMPLE)) == 0
+
+    ecs = client("ecs", stack.moto)
+    task = the_task(stack)
+    assert task["taskDefinitionArn"] != stack.first_task_definition
+    definition = ecs.describe_task_definition(taskDefinition=task["taskDefinitionArn"])
+    app = definition["taskDefinition"]["containerDefinitions"][0]
+    assert app["image"] == f"{stack.repository_url}@{digest}"
+    # the service itself was not touched
+    described = ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]
+    assert described["taskDefinition"] == stack.first_task_definition
