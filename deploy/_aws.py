@@ -21,9 +21,18 @@ from deploy._cli import ConfigError, DeployError
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
     from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-__all__ = ["aws_call", "aws_error", "ecr_client", "ecs_client", "error_code", "secrets_client"]
+__all__ = [
+    "aws_call",
+    "aws_error",
+    "ecr_client",
+    "ecs_client",
+    "error_code",
+    "s3_client",
+    "secrets_client",
+]
 
 # Throttling during a rollout is normal (describe_services every few seconds); `standard`
 # retries it with backoff instead of failing the deploy.
@@ -45,6 +54,10 @@ def ecr_client() -> ECRClient:
 
 def ecs_client() -> ECSClient:
     return boto3.client("ecs", region_name=_region(), config=_CONFIG)
+
+
+def s3_client() -> S3Client:
+    return boto3.client("s3", region_name=_region(), config=_CONFIG)
 
 
 def secrets_client() -> SecretsManagerClient:

@@ -28,6 +28,7 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_OK",
     "EXIT_USAGE",
+    "SHA",
     "ConfigError",
     "DeployError",
     "commit_sha",
@@ -48,7 +49,8 @@ class ConfigError(DeployError):
     exit_code = EXIT_USAGE
 
 
-_SHA = re.compile(r"[0-9a-f]{40}")
+# The image tag every release pushes: the full lowercase commit SHA.
+SHA = re.compile(r"[0-9a-f]{40}")
 # It lands in comment markers, issue titles and labels: a plain name, nothing to escape.
 _ENVIRONMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -62,7 +64,7 @@ def environment_name(value: str) -> str:
 
 def commit_sha(value: str) -> str:
     """argparse `type=` for an image tag: the full 40-hex commit SHA, nothing else."""
-    if not _SHA.fullmatch(value):
+    if not SHA.fullmatch(value):
         raise argparse.ArgumentTypeError(
             f"'{value}' is not a full 40-character lowercase hex commit SHA"
         )

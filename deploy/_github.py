@@ -4,12 +4,28 @@ Context comes from the environment GitHub Actions sets: `GITHUB_TOKEN`, `GITHUB_
 (`owner/name`), `GITHUB_API_URL` (GitHub Enterprise, or a local fake in tests). Lists are
 read page by page through the `Link` header, and a `next` link is followed only while it
 stays on the API host, so the token is never sent anywhere else.
+
+Only what the token itself wrote is edited or closed: a comment or issue is ours when it
+starts with the marker AND its author's login is the token's (`GITHUB_TOKEN_LOGIN`, default
+`github-actions[bot]`, the login GitHub gives everything written with a workflow's
+GITHUB_TOKEN). The login is configured, not looked up: an installation token (GITHUB_TOKEN,
+or a GitHub App's) cannot read `GET /user`. With an App token set it to `<app-slug>[bot]`.
+
+Retries follow GitHub's "Rate limits for the REST API" (docs.github.com/en/rest/
+using-the-rest-api/rate-limits-for-the-rest-api, "Exceeding the rate limit" and "Handle rate
+limit errors appropriately"): a 403 or 429 with `retry-after` waits that many seconds; with
+`x-ratelimit-remaining: 0` it waits until `x-ratelimit-reset` (UTC epoch seconds); another
+429 or a 403 that says "secondary rate limit" waits a minute; 5xx and connection errors wait
+1, 2, 4 s. At most MAX_ATTEMPTS tries and MAX_WAIT_SECONDS of waiting in all: a limit that
+resets later than that fails now, in one sentence saying when it resets, instead of holding
+a runner for up to an hour. A 403 without those signs is a refusal and is not retried.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +36,11 @@ from deploy._cli import ConfigError, DeployError
 __all__ = ["GitHub", "GitHubContext", "GitHubError", "pr_number"]
 
 DEFAULT_API_URL = "https://api.github.com"
+DEFAULT_LOGIN = "github-actions[bot]"
+MAX_ATTEMPTS = 5
+MAX_WAIT_SECONDS = 180.0
+_SECONDARY_WAIT = 60.0  # GitHub: "wait for at least one minute before retrying"
+_sleep: Callable[[float], None] = time.sleep  # looked up per call: tests record the waits
 _REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 
 
@@ -36,6 +57,7 @@ class GitHubContext:
     token: str
     repository: str
     api_url: str = DEFAULT_API_URL
+    login: str = DEFAULT_LOGIN
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> GitHubContext:
@@ -52,7 +74,8 @@ class GitHubContext:
                 "GitHub Actions sets it in every job."
             )
         api_url = (environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
-        return cls(token=token, repository=repository, api_url=api_url)
+        login = environ.get("GITHUB_TOKEN_LOGIN") or DEFAULT_LOGIN
+        return cls(token=token, repository=repository, api_url=api_url, login=login)
 
 
 def pr_number(environ: Mapping[str, str]) -> int:
@@ -66,12 +89,13 @@ def pr_number(environ: Mapping[str, str]) -> int:
 
 
 class GitHub:
-    def __init__(self, context: GitHubContext, client: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        context: GitHubContext,
+        client: httpx.Client | None = None,
+    ) -> None:
         self.context = context
-        self._client = client or httpx.Client(
-            timeout=httpx.Timeout(30.0),
-            transport=httpx.HTTPTransport(retries=2),
-        )
+        self._client = client or httpx.Client(timeout=httpx.Timeout(30.0))
         self._headers = {
             "Authorization": f"Bearer {context.token}",
             "Accept": "application/vnd.github+json",
@@ -87,10 +111,15 @@ class GitHub:
 
     # --- issue comments (a pull request's conversation is its issue's comments) -------------
 
+    def _ours(self, item: Mapping[str, Any], marker: str) -> bool:
+        """Written by this token and starting with `marker` (a reply quoting it does not)."""
+        author = (item.get("user") or {}).get("login")
+        return author == self.context.login and str(item.get("body") or "").startswith(marker)
+
     def find_comment(self, number: int, marker: str) -> dict[str, Any] | None:
-        """The comment that starts with `marker` (a reply quoting it does not)."""
+        """The comment this token wrote that starts with `marker`."""
         for comment in self._pages(f"/issues/{number}/comments"):
-            if str(comment.get("body") or "").startswith(marker):
+            if self._ours(comment, marker):
                 return comment
         return None
 
@@ -107,7 +136,7 @@ class GitHub:
 
     def find_open_issue(self, marker: str) -> dict[str, Any] | None:
         for issue in self._pages("/issues", {"state": "open"}):
-            if "pull_request" not in issue and str(issue.get("body") or "").startswith(marker):
+            if "pull_request" not in issue and self._ours(issue, marker):
                 return issue
         return None
 
@@ -144,16 +173,56 @@ class GitHub:
         return data if isinstance(data, dict) else {}
 
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = self._client.request(method, url, headers=self._headers, **kwargs)
-        except httpx.HTTPError as exc:
-            raise GitHubError(f"GitHub API {method} {url} failed: {exc}.", 0) from exc
-        if response.is_error:
-            raise GitHubError(
-                f"GitHub API {method} {url} answered {response.status_code}: {_message(response)}.",
-                response.status_code,
-            )
-        return response
+        waited = 0.0
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                response = self._client.request(method, url, headers=self._headers, **kwargs)
+            except httpx.HTTPError as exc:
+                failure = GitHubError(f"GitHub API {method} {url} failed: {exc}.", 0)
+                # A POST whose answer was lost may have been done: only retry one never sent.
+                sent = not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+                wait: float | None = None if sent and method == "POST" else 2.0 ** (attempt - 1)
+            else:
+                if not response.is_error:
+                    return response
+                failure = GitHubError(
+                    f"GitHub API {method} {url} answered {response.status_code}: "
+                    f"{_message(response)}.",
+                    response.status_code,
+                )
+                wait = retry_wait(response, attempt)
+            if wait is None or attempt == MAX_ATTEMPTS:
+                raise failure
+            if waited + wait > MAX_WAIT_SECONDS:
+                raise GitHubError(
+                    f"{str(failure).rstrip('.')}; GitHub asks to wait {wait:.0f} s more, "
+                    f"past this tool's {MAX_WAIT_SECONDS:.0f} s limit: re-run the job later.",
+                    failure.status,
+                )
+            _sleep(wait)
+            waited += wait
+        raise AssertionError("unreachable")  # pragma: no cover (the loop returns or raises)
+
+
+def retry_wait(
+    response: httpx.Response, attempt: int, now: Callable[[], float] = time.time
+) -> float | None:
+    """Seconds to wait before retrying `response` (attempt `attempt`), or None: do not retry."""
+    status = response.status_code
+    if status >= 500:
+        return 2.0 ** (attempt - 1)
+    if status not in (403, 429):
+        return None
+    headers = response.headers
+    after = str(headers.get("retry-after", "")).strip()
+    if after.isdigit():
+        return float(after)
+    reset = str(headers.get("x-ratelimit-reset", ""))
+    if headers.get("x-ratelimit-remaining") == "0" and reset.isdigit():
+        return max(0.0, float(reset) - float(now()))
+    if status == 429 or "secondary rate limit" in _message(response).lower():
+        return float(_SECONDARY_WAIT * 2 ** (attempt - 1))
+    return None  # a plain 403: the token may not do this; asking again changes nothing
 
 
 def _message(response: httpx.Response) -> str:

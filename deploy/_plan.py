@@ -25,7 +25,9 @@ __all__ = [
     "Change",
     "Marker",
     "Plan",
+    "hide_sensitive_text",
     "load_plan",
+    "load_plan_text",
 ]
 
 # Resources whose replacement or deletion loses data or breaks what points at them (a
@@ -99,11 +101,14 @@ class Change:
 
     @property
     def kind(self) -> str:
-        """`create`, `update`, `replace`, `delete`, `read` or `no-op`."""
+        """`create`, `update`, `replace`, `delete`, `forget`, `read` or `no-op`.
+
+        `forget` is a `removed {}` block with `destroy = false`: the object stays in AWS and
+        leaves the state (Terraform 1.7+), so it is a change, never a no-op."""
         actions = set(self.actions)
         if {"create", "delete"} <= actions:
             return "replace"
-        for kind in ("create", "delete", "update", "read"):
+        for kind in ("create", "delete", "forget", "update", "read"):
             if kind in actions:
                 return kind
         return "no-op"
@@ -131,7 +136,7 @@ class Plan:
 
     @property
     def counts(self) -> dict[str, int]:
-        """add / change / replace / destroy always; no-op, read, moved, import when present.
+        """add / change / replace / destroy always; forget, no-op, read, moved, import when present.
 
         A replacement is counted once, as `replace` (Terraform's own summary line counts it
         both as an add and as a destroy).
@@ -144,6 +149,7 @@ class Plan:
             "destroy": kinds["delete"],
         }
         extra = {
+            "forget": kinds["forget"],
             "no-op": kinds["no-op"],
             "read": kinds["read"],
             "moved": sum(c.moved for c in self.changes),
@@ -164,6 +170,12 @@ class Plan:
         """Replacements and deletions of stateful resources, in plan order."""
         return [c for c in self.changes if c.stateful and c.destructive]
 
+    @property
+    def forgotten(self) -> list[Change]:
+        """Objects a `removed {}` block takes out of the state but leaves running in AWS:
+        whatever they cost and hold is nobody's from then on, of any type."""
+        return [c for c in self.changes if c.kind == "forget"]
+
 
 def load_plan(path: Path) -> Plan:
     """Read a `terraform show -json` file; a file that is not one is a ConfigError."""
@@ -172,6 +184,16 @@ def load_plan(path: Path) -> Plan:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(f"cannot read the plan JSON {path}: {exc}") from exc
     return parse_plan(raw, source=str(path))
+
+
+def load_plan_text(path: Path | None) -> str | None:
+    """`terraform show -no-color <planfile>` as written to `path` (None: not given)."""
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the plan text {path}: {exc}") from exc
 
 
 def parse_plan(raw: Any, source: str = "plan") -> Plan:
@@ -228,6 +250,21 @@ def _sensitive_outputs(raw: dict[str, Any]) -> set[str]:
         for name, entry in place.items()
         if isinstance(entry, dict) and entry.get("sensitive") is True
     }
+
+
+def hide_sensitive_text(text: str, plan: Plan) -> str:
+    """`text` (Terraform's own plan text) with every string the plan JSON marks sensitive
+    hidden wherever it appears: Terraform prints `(sensitive value)` where it knows, but not
+    an unmarked copy (an output's `before`, a value passed through another resource). A short
+    one only where it stands as a whole quoted string: as a bare word it would hit words."""
+    literals = sorted(
+        {v for v in plan.sensitive if isinstance(v, str) and v}, key=len, reverse=True
+    )
+    for literal in literals:
+        text = text.replace(json.dumps(literal), SENSITIVE.text)  # a whole quoted value
+        if len(literal) >= MIN_EMBEDDED_LITERAL:
+            text = text.replace(literal, SENSITIVE.text)
+    return text
 
 
 def _hide_literals(change: Change, literals: tuple[str, ...]) -> Change:

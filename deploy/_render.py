@@ -1,9 +1,12 @@
-"""Markdown for a plan: counts, stateful warnings and the diff, within GitHub's size limit.
+"""Markdown for a plan: counts, warnings and the plan itself, within GitHub's size limit.
 
-The diff imitates Terraform's own output with the `+ - ~` markers moved to column 0, so a
-`diff` fence colours it (the habit of dflook/terraform-github-actions). Everything the
-reader sees goes through the `Redactor` last, after Terraform's sensitive marks have already
-been applied while reading the plan.
+The counts, the warnings (and the plan guard) come from the JSON plan. The plan shown is
+Terraform's own text (`terraform show -no-color <planfile>`) when the caller has it, with
+the `+ - ~` markers moved to column 0 so a `diff` fence colours it (the habit of
+dflook/terraform-github-actions); without it, a rendering of the JSON in the same shape.
+Everything the reader sees goes through the same layers: strings the JSON marks sensitive
+are hidden (in the JSON values while reading the plan, in the text by
+`hide_sensitive_text`), then the `Redactor` scrubs what looks like a credential.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import json
 import re
 from typing import Any
 
-from deploy._plan import UNKNOWN, Change, Marker, Plan
+from deploy._plan import UNKNOWN, Change, Marker, Plan, hide_sensitive_text
 from deploy._redact import Redactor
 
 __all__ = [
@@ -21,6 +24,7 @@ __all__ = [
     "fork_markdown",
     "plan_markdown",
     "render_diff",
+    "terraform_text_lines",
 ]
 
 # GitHub refuses an issue or comment body over 65,536 characters. Bodies are measured in
@@ -35,9 +39,19 @@ _HEADERS = {
     "update": ("~", "will be updated in-place"),
     "replace": ("-/+", "must be replaced"),
     "read": ("<=", "will be read during apply"),
+    "forget": (".", "will no longer be managed by Terraform, but will not be destroyed"),
     "no-op": (" ", "has no changes"),
 }
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+# A change line of Terraform's text: indentation, then its action symbol, then a space.
+_ACTION_LINE = re.compile(r"^( *)(-/\+|\+/-|<=|[+~.-])(?= )")
+
+
+def terraform_text_lines(text: str, plan: Plan) -> list[str]:
+    """Terraform's plan text as diff lines: colour codes gone, sensitive strings hidden, each
+    action symbol moved to column 0 (`    ~ cpu = ...` -> `~     cpu = ...`, same width)."""
+    clean = hide_sensitive_text(_ANSI.sub("", text), plan).strip("\n")
+    return [_ACTION_LINE.sub(r"\2\1", line) for line in clean.splitlines()]
 
 
 def render_diff(plan: Plan) -> list[str]:
@@ -76,7 +90,7 @@ def _resource(change: Change) -> list[str]:
         marker = "+/-"
     block = "data" if change.mode == "data" else "resource"
     lines = [f"# {change.address} {' '.join(notes)}"]
-    if kind == "no-op":
+    if kind in ("no-op", "forget"):
         lines.append("")
         return lines
     lines.append(f'{marker} {block} "{change.type}" "{change.name}" {{')
@@ -224,6 +238,21 @@ def _warning_lines(warnings: list[Change]) -> list[str]:
     return [*lines, ""]
 
 
+def _forget_lines(forgotten: list[Change]) -> list[str]:
+    if not forgotten:
+        return []
+    lines = [
+        "> [!WARNING]",
+        f"> **{len(forgotten)} resource(s) will be removed from the state but left running** "
+        "(a `removed` block with `destroy = false`): Terraform stops managing them, so what "
+        "they cost and hold is nobody's unless another configuration imports them:",
+    ]
+    lines += [f"> - `{_safe_address(c.address)}`" for c in forgotten[:MAX_WARNINGS]]
+    if len(forgotten) > MAX_WARNINGS:
+        lines.append(f"> - ... and {len(forgotten) - MAX_WARNINGS} more (see the plan)")
+    return [*lines, ""]
+
+
 def _run_link(run_url: str | None) -> str:
     return f"[the workflow run]({run_url})" if run_url else "the workflow run"
 
@@ -236,15 +265,20 @@ def plan_markdown(
     redactor: Redactor,
     run_url: str | None = None,
     limit: int = MAX_BODY,
+    text: str | None = None,
 ) -> str:
-    """A comment or issue body for `plan`, at most `limit` characters, secrets scrubbed."""
+    """A comment or issue body for `plan`, at most `limit` characters, secrets scrubbed;
+    `text` is `terraform show -no-color` of the same plan file, shown instead of a rendering
+    of the JSON."""
     counts = plan.counts
-    summary = ", ".join(f"{counts[k]} to {k}" for k in ("add", "change", "replace", "destroy"))
+    kinds = ("add", "change", "replace", "destroy", *(("forget",) if counts.get("forget") else ()))
+    summary = ", ".join(f"{counts[k]} to {k}" for k in kinds)
     head = [marker, f"### {title}", ""]
     head.append(f"**{summary}**" if plan.has_changes else "**No changes.** Nothing to apply.")
     head += ["", _counts_table(counts), "", *_warning_lines(plan.warnings)]
+    head += _forget_lines(plan.forgotten)
     foot = f"Terraform {plan.terraform_version} · {_run_link(run_url)}"
-    lines = render_diff(plan)
+    lines = render_diff(plan) if text is None else terraform_text_lines(text, plan)
     while lines and not lines[-1]:
         lines.pop()
     if not lines:

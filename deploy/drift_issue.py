@@ -8,8 +8,12 @@ redaction, size limit), plus the objects changed outside of Terraform. A plan wi
 changes closes the open drift issue, with a comment, if there is one.
 
 Usage:
-    python -m deploy.drift_issue --environment prod --plan-json plan.json [--run-url URL]
+    python -m deploy.drift_issue --environment prod --plan-json plan.json
+                                 [--plan-text plan.txt] [--run-url URL]
                                  [--redact-pattern REGEX ...]
+
+`--plan-text` is `terraform show -no-color` of the same plan file: shown as the plan, as in
+the plan comment.
 
 Environment: GITHUB_TOKEN (with `issues: write`), GITHUB_REPOSITORY, GITHUB_API_URL
 (optional), GITHUB_STEP_SUMMARY (optional).
@@ -31,7 +35,7 @@ from pathlib import Path
 
 from deploy._cli import EXIT_OK, environment_name, run, write_step_summary
 from deploy._github import GitHub, GitHubContext
-from deploy._plan import load_plan
+from deploy._plan import load_plan, load_plan_text
 from deploy._redact import Redactor, compile_patterns
 from deploy._render import plan_markdown
 
@@ -52,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--environment", required=True, help="e.g. prod")
     parser.add_argument("--plan-json", type=Path, required=True, help="`terraform show -json`")
+    parser.add_argument(
+        "--plan-text", type=Path, help="`terraform show -no-color` of the same plan file"
+    )
     parser.add_argument("--run-url", help="link to the workflow run that found the drift")
     parser.add_argument(
         "--redact-pattern",
@@ -73,6 +80,7 @@ def _main(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     environment = environment_name(args.environment)
     patterns = compile_patterns(args.redact_pattern)
     plan = load_plan(args.plan_json)
+    text = load_plan_text(args.plan_text)
     context = GitHubContext.from_env(env)
     tag = marker(environment)
     with GitHub(context) as github:
@@ -96,6 +104,7 @@ def _main(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             title=f"Terraform drift in `{environment}` (last seen {stamp})",
             run_url=args.run_url,
             redactor=Redactor(patterns),
+            text=text,
         )
         write_step_summary(body, dict(env))
         if existing is None:

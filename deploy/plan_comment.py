@@ -3,12 +3,17 @@
 The comment carries a hidden marker (`<!-- qa-service:plan:<env> -->`); each run finds the
 comment with it and edits it, so a pull request never collects one comment per push. It
 shows the counts (add / change / replace / destroy, and no-op / moved / import / read when
-present), a warning for every replacement or deletion of a stateful resource, and the diff
-in a collapsible block; sensitive values are hidden (Terraform's marks plus a pattern list);
-a body over GitHub's 65,536 characters has its diff cut, with a pointer to the run.
+present), a warning for every replacement or deletion of a stateful resource and for every
+resource a `removed` block forgets, and the plan in a collapsible block: Terraform's own
+text (`--plan-text`, the output of `terraform show -no-color <planfile>`), else a rendering
+of the JSON. The JSON (`--plan-json`, `terraform show -json` of the same plan file) is the
+source of the counts and warnings either way. Sensitive values are hidden (Terraform's
+marks, the marked strings wherever else they appear, plus a pattern list); a body over
+GitHub's 65,536 characters has its plan cut, with a pointer to the run.
 
 Usage:
-    python -m deploy.plan_comment --plan-json plan.json --environment dev [--run-url URL]
+    python -m deploy.plan_comment --plan-json plan.json [--plan-text plan.txt]
+                                  --environment dev [--run-url URL]
                                   [--redact-pattern REGEX ...] [--print]
     python -m deploy.plan_comment --environment dev --failed --log plan.log [--run-url URL]
     python -m deploy.plan_comment --environment dev --fork
@@ -34,7 +39,7 @@ from pathlib import Path
 
 from deploy._cli import EXIT_FAILED, EXIT_OK, ConfigError, environment_name, run, write_step_summary
 from deploy._github import GitHub, GitHubContext, GitHubError, pr_number
-from deploy._plan import load_plan
+from deploy._plan import load_plan, load_plan_text
 from deploy._redact import Redactor, compile_patterns
 from deploy._render import failed_markdown, fork_markdown, plan_markdown
 
@@ -54,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--environment", required=True, help="e.g. dev or prod")
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--plan-json", type=Path, help="output of `terraform show -json`")
+    parser.add_argument(
+        "--plan-text",
+        type=Path,
+        help="with --plan-json: `terraform show -no-color` of the same plan file (shown)",
+    )
     mode.add_argument("--failed", action="store_true", help="the plan failed; show --log")
     mode.add_argument("--fork", action="store_true", help="fork PR: say the plan cannot run")
     parser.add_argument("--log", type=Path, help="with --failed: the captured plan output")
@@ -80,6 +90,8 @@ def _main(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     environment = environment_name(args.environment)
     if args.log and not args.failed:
         raise ConfigError("--log goes with --failed.")
+    if args.plan_text and not args.plan_json:
+        raise ConfigError("--plan-text goes with --plan-json.")
     patterns = compile_patterns(args.redact_pattern)
     tag = marker(environment)
 
@@ -114,6 +126,7 @@ def _main(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         title=f"Terraform plan: `{environment}`",
         run_url=args.run_url,
         redactor=Redactor(patterns),
+        text=load_plan_text(args.plan_text),
     )
     return _post(args, env, body)
 

@@ -5,18 +5,22 @@ merge, `compare` checks the plan about to be applied against it.
 
 What "the same plan" means here:
   * the same set of resource addresses with a change, each with the same actions
-    (`create`, `update`, `delete`, ...), the same previous address (a `moved` block) and
-    the same import flag; no-op entries and data-source reads are not changes and are
-    left out, like resource drift (`resource_drift`) and output changes;
-  * for each of them, the same planned value (`after`) at every attribute path, compared
-    as SHA-256 digests of the JSON values. A path whose value is unknown until apply
-    (`after_unknown`) in EITHER plan is ignored, together with everything below it: its
-    value depends on AWS at apply time, not on what was reviewed;
+    (`create`, `update`, `delete`, `forget`, ...), the same previous address (a `moved`
+    block) and the same import flag; no-op entries and data-source reads are not changes
+    and are left out, like resource drift (`resource_drift`) and output changes. A `forget`
+    (a `removed {}` block with `destroy = false`) is a change: the object leaves the state;
+  * for each of them, what the configuration changes, compared as SHA-256 digests of the
+    JSON values at each attribute path: for a create or a replacement the whole planned
+    value (`after`); for an in-place update only the paths whose `after` differs from
+    `before`. An attribute under `ignore_changes`, or one refreshed from AWS, has the same
+    value in `before` and `after` and so is not part of the comparison: a rollout changes
+    the ECS service's `task_definition` and autoscaling its `desired_count` between review
+    and merge, and neither is something the reviewer approved or the apply will change.
+    A path whose value is unknown until apply (`after_unknown`) in EITHER plan is ignored,
+    together with everything below it: its value depends on AWS at apply time;
   * a value Terraform marks sensitive is compared by presence only. The summary is an
     artifact anyone with read access can download, and a digest of a short secret can be
     reversed by guessing; a changed secret value is not a reason to refuse an apply.
-`before` values are not compared: they describe the state, which may legitimately move
-between review and merge, while the result (`after`) is what was approved.
 
 No reviewed summary (a push to main without a pull request, or an artifact that expired)
 is a refusal too. `--allow-unreviewed` is the documented override for an operator who
@@ -45,11 +49,11 @@ from pathlib import Path
 from typing import Any
 
 from deploy._cli import EXIT_OK, ConfigError, DeployError, run, write_step_summary
-from deploy._plan import SENSITIVE, SENSITIVE_CHANGED, UNKNOWN, Plan, load_plan
+from deploy._plan import SENSITIVE, SENSITIVE_CHANGED, UNKNOWN, Change, Marker, Plan, load_plan
 
 __all__ = ["PlanMismatchError", "compare", "differences", "main", "summarize"]
 
-SUMMARY_FORMAT = 1
+SUMMARY_FORMAT = 2  # 2: updates hold only the paths they change
 _MAX_NAMED = 5
 
 
@@ -67,7 +71,7 @@ def summarize(plan: Plan) -> dict[str, Any]:
             continue
         values: dict[str, str] = {}
         unknown: list[str] = []
-        for path, leaf in _leaves(change.after, ""):
+        for path, leaf in _configured(change):
             if leaf is UNKNOWN:
                 unknown.append(path)
             else:
@@ -86,6 +90,26 @@ def summarize(plan: Plan) -> dict[str, Any]:
     }
 
 
+_ABSENT = Marker("(absent)")  # a path `before` has and `after` no longer has
+
+
+def _configured(change: Change) -> Iterator[tuple[str, Any]]:
+    """(path, planned value) of what applying `change` sets: everything for a new object,
+    only what differs from `before` for an update in place."""
+    after = list(_leaves(change.after, ""))
+    if change.kind != "update":
+        yield from after
+        return
+    before = dict(_leaves(change.before, ""))
+    for path, leaf in after:
+        if path not in before or before[path] != leaf or leaf is UNKNOWN:
+            yield path, leaf
+    planned = {path for path, _ in after}
+    for path in before:
+        if path not in planned and not _under(path, planned):
+            yield path, _ABSENT
+
+
 def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
     if isinstance(value, dict) and value:
         for key in sorted(value):
@@ -100,6 +124,8 @@ def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
 def _digest(value: Any) -> str:
     if value is SENSITIVE or value is SENSITIVE_CHANGED:
         return "sensitive"
+    if value is _ABSENT:
+        return "absent"
     encoded = json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(encoded).hexdigest()[:32]
 
@@ -189,7 +215,8 @@ def _load_summary(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("format") != SUMMARY_FORMAT:
         raise ConfigError(
             f"{path} is not a plan summary of format {SUMMARY_FORMAT}; "
-            "write it with `python -m deploy.plan_guard summarize`."
+            "write it with `python -m deploy.plan_guard summarize` (re-run the pull request's "
+            "plan: a summary from an older version of this tool is not comparable)."
         )
     if not isinstance(data.get("changes"), dict):
         raise ConfigError(f"{path} has no `changes` object.")

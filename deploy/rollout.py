@@ -3,7 +3,7 @@
 Usage:
     python -m deploy.rollout --outputs tf-outputs.json --image-tag <40-hex sha>
         [--timeout-seconds 900] [--smoke-timeout-seconds 120] [--no-smoke]
-    python -m deploy.rollout --outputs tf-outputs.json --rollback-to <40-hex sha>
+    python -m deploy.rollout --outputs tf-outputs.json --rollback-to <40-hex sha | revision ARN>
 
 Steps:
  1. The image `<ecr_repository_url>:<sha>` must exist and pass the scan gate (the same
@@ -18,7 +18,16 @@ Steps:
  5. The smoke test (deploy.smoke) runs against `api_invoke_url`, retrying for
     --smoke-timeout-seconds while the new tasks settle.
  6. On any failure in 4-5 the recorded ARN is put back and waited for; the tool exits 1.
-`--rollback-to <sha>` is the on-call path: the same steps with an older image.
+`--rollback-to` is the on-call path. With a SHA it deploys the newest ACTIVE revision of
+the family that ran that commit's image (searched newest first, up to MAX_REVISIONS), so the
+configuration of that time (environment, secrets, CPU) comes back with the image; with a
+revision ARN it deploys that revision. Either way nothing is registered, then 4-6 as above.
+When no revision ran the SHA, it stops and says so: `--image-tag <sha>` is the path that puts
+an older image into the current configuration.
+
+The rollback target of step 2 counts only when its image is in ECR: Terraform's first
+revision runs a placeholder (`:initial`) that was never pushed, and putting it back can
+never become steady. Then a failed first rollout reports "nothing to roll back to" at once.
 
 A Markdown summary (commit, digest, old and new task definition, what failed, what was done,
 what to do next) is printed and appended to $GITHUB_STEP_SUMMARY when set.
@@ -39,9 +48,10 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from deploy import _ecs, scan_gate, smoke
-from deploy._aws import ecr_client, ecs_client
+from deploy._aws import aws_call, aws_error, ecr_client, ecs_client, error_code
 from deploy._cli import (
     EXIT_OK,
+    SHA,
     DeployError,
     commit_sha,
     load_outputs,
@@ -51,11 +61,13 @@ from deploy._cli import (
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
+    from mypy_boto3_ecr.type_defs import ImageIdentifierTypeDef
     from mypy_boto3_ecs import ECSClient
 
 __all__ = ["RolloutFailedError", "main"]
 
-_SHA = re.compile(r"[0-9a-f]{40}")
+MAX_REVISIONS = 100  # newest revisions searched for --rollback-to <sha>
+_REVISION = re.compile(r"arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition/[A-Za-z0-9_-]+:\d+")
 
 
 class RolloutFailedError(DeployError):
@@ -134,7 +146,68 @@ def _sha_of_running_image(
             tags = [image.rsplit(":", 1)[-1]]
     except (DeployError, ClientError, BotoCoreError, KeyError, IndexError):
         return None  # it only decorates the summary; it never blocks a rollout
-    return next((t for t in tags if _SHA.fullmatch(t)), None)
+    return next((t for t in tags if SHA.fullmatch(t)), None)
+
+
+def rollback_target(value: str) -> str:
+    """argparse `type=` for --rollback-to: a commit SHA or a task-definition revision ARN."""
+    if _REVISION.fullmatch(value):
+        return value
+    try:
+        return commit_sha(value)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"'{value}' is neither a 40-character commit SHA nor a task-definition revision "
+            "ARN (arn:aws:ecs:<region>:<account>:task-definition/<family>:<revision>)"
+        ) from None
+
+
+def _app_image(ecs: ECSClient, arn: str, repository_url: str, container: str | None) -> str:
+    with aws_call(f"describe_task_definition {arn}"):
+        definitions = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"][
+            "containerDefinitions"
+        ]
+    return str(definitions[_ecs.container_for(definitions, repository_url, container)]["image"])
+
+
+def _image_in_ecr(ecr: ECRClient, image: str, repository_url: str) -> bool:
+    """Whether `image` (`repo@sha256:..` or `repo:tag` of our repository) was pushed."""
+    _, at, digest = image.partition("@")
+    image_id: ImageIdentifierTypeDef = (
+        {"imageDigest": digest} if at else {"imageTag": image.rsplit(":", 1)[-1]}
+    )
+    try:
+        ecr.describe_images(
+            repositoryName=scan_gate.repository_name(repository_url), imageIds=[image_id]
+        )
+    except ClientError as exc:
+        if error_code(exc) == "ImageNotFoundException":
+            return False
+        raise aws_error(f"describe_images for {image}", exc) from exc
+    return True
+
+
+def _revision_that_ran(
+    ecs: ECSClient, family: str, image: scan_gate.Image, container: str | None
+) -> str:
+    """The newest ACTIVE revision of `family` whose app container ran `image` (by digest or
+    by its SHA tag)."""
+    wanted = {image.pinned, f"{image.repository_url}:{image.tag}"}
+    with aws_call(f"list_task_definitions for family {family}"):
+        pages = ecs.get_paginator("list_task_definitions").paginate(
+            familyPrefix=family, status="ACTIVE", sort="DESC"
+        )
+        arns = [arn for page in pages for arn in page.get("taskDefinitionArns", [])]
+    for arn in arns[:MAX_REVISIONS]:
+        if _family(arn) != family:  # familyPrefix also matches longer family names
+            continue
+        if _app_image(ecs, arn, image.repository_url, container) in wanted:
+            return arn
+    raise DeployError(
+        f"no ACTIVE revision among the newest {MAX_REVISIONS} of family {family} ran "
+        f"{image.tag}; pass the revision ARN to --rollback-to, or deploy that image into the "
+        f"current configuration with --image-tag {image.tag}."
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -147,7 +220,10 @@ def _parser() -> argparse.ArgumentParser:
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--image-tag", type=commit_sha, help="40-hex commit SHA to roll out")
     what.add_argument(
-        "--rollback-to", type=commit_sha, metavar="SHA", help="on-call: go back to this SHA"
+        "--rollback-to",
+        type=rollback_target,
+        metavar="SHA|ARN",
+        help="on-call: go back to the newest revision that ran this SHA, or to this revision",
     )
     parser.add_argument(
         "--timeout-seconds",
@@ -163,10 +239,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-smoke", action="store_true", help="skip the smoke test")
     parser.add_argument(
+        "--policy",
         "--allowlist",
+        dest="allowlist",
         type=Path,
         default=scan_gate.DEFAULT_ALLOWLIST,
-        help=f"scan allow-list ({scan_gate.DEFAULT_ALLOWLIST})",
+        help=f"scan policy, Trivy's ignore file ({scan_gate.DEFAULT_ALLOWLIST})",
     )
     parser.add_argument(
         "--latency-budget-ms", type=float, default=5000.0, help="smoke /ask budget (5000)"
@@ -229,26 +307,43 @@ def _rollout(args: argparse.Namespace) -> int:
 
     ecr, ecs = ecr_client(), ecs_client()
     allowlist = scan_gate.load_allowlist(args.allowlist)
+    revision = sha if _REVISION.fullmatch(sha) else None
     try:
-        verdict = scan_gate.check(ecr, repository_url, sha, allowlist, wait_seconds=0)
-        report.image, report.digest = verdict.image.pinned, verdict.image.digest
-        if not verdict.passed:
-            raise scan_gate.GateFailedError(verdict.sentence())
+        if revision is None:
+            verdict = scan_gate.check(ecr, repository_url, sha, allowlist, wait_seconds=0)
+            report.image, report.digest = verdict.image.pinned, verdict.image.digest
+            if not verdict.passed:
+                raise scan_gate.GateFailedError(verdict.sentence())
         report.old_arn = _ecs.current_task_definition(ecs, cluster, service)
         print(f"rollback target recorded: {report.old_arn}")
         report.old_sha = _sha_of_running_image(ecr, ecs, report.old_arn, repository_url, container)
-        report.new_arn = _ecs.register_with_image(
-            ecs, _family(report.old_arn), repository_url, verdict.image.pinned, container
-        )
-        report.done.append(f"Registered `{report.new_arn}` (only the image changed).")
-        print(f"registered {report.new_arn} with {verdict.image.pinned}")
+        old_image = _app_image(ecs, report.old_arn, repository_url, container)
+        returnable = _image_in_ecr(ecr, old_image, repository_url)
+        if not returnable:
+            print(f"nothing to roll back to: {old_image} of {report.old_arn} is not in ECR")
+        if revision is not None:
+            report.new_arn = revision
+            report.image = _app_image(ecs, revision, repository_url, container)
+            report.done.append(f"Chose `{revision}` as given (its image was gated on release).")
+        elif args.rollback_to:
+            report.new_arn = _revision_that_ran(
+                ecs, _family(report.old_arn), verdict.image, container
+            )
+            report.done.append(f"Chose `{report.new_arn}`, the newest revision that ran it.")
+        else:
+            report.new_arn = _ecs.register_with_image(
+                ecs, _family(report.old_arn), repository_url, verdict.image.pinned, container
+            )
+            report.done.append(f"Registered `{report.new_arn}` (only the image changed).")
+            print(f"registered {report.new_arn} with {verdict.image.pinned}")
         deployment = _ecs.start_deployment(ecs, cluster, service, report.new_arn)
     except DeployError as exc:
         report.failure = str(exc)
         report.done.append("The service was not changed.")
         report.next_steps = [
             "Check the SHA (the release for it must have pushed and scanned the image), fix "
-            "the finding or allow-list a HIGH one, or fix the error above; then run again."
+            "the finding (or except one with no fix in the scan policy), or fix the error "
+            "above; then run again."
         ]
         finish("not started")
         raise
@@ -278,6 +373,14 @@ def _rollout(args: argparse.Namespace) -> int:
             report.done.append("The new revision did not reach a steady state.")
         elif isinstance(exc, smoke.SmokeFailedError):
             report.done.append(f"Smoke test failed at check '{exc.check}'.")
+        if not returnable:
+            report.next_steps = _nothing_to_roll_back_to(report)
+            finish("failed, nothing to roll back to")
+            raise RolloutFailedError(
+                f"{report.action.lower()} of {sha} failed ({str(exc).rstrip('.')}); there is "
+                f"nothing to roll back to: {report.old_arn} runs {old_image}, which was never "
+                "pushed to ECR (Terraform's first revision), so fix forward."
+            ) from exc
         print(f"rolling back to {report.old_arn}: {exc}")
         rolled_back = _put_back(ecs, args, report)
         report.next_steps = _next_steps_after(report, failed_smoke, rolled_back)
@@ -294,6 +397,17 @@ def _rollout(args: argparse.Namespace) -> int:
     ]
     finish("succeeded")
     return EXIT_OK
+
+
+def _nothing_to_roll_back_to(report: Report) -> list[str]:
+    return [
+        f"The service was never on a released image: `{report.old_arn}` (what it ran before) "
+        "is Terraform's first revision, whose placeholder image was never pushed, so it was "
+        "not put back and the service stays on the failed revision.",
+        "Read the events and stopped tasks' reasons above, fix forward with a new commit and "
+        "run the rollout again. On the first rollout of an environment an empty collection "
+        "fails the smoke test: ingest first (`python -m deploy.ingest`, README: bootstrap).",
+    ]
 
 
 def _put_back(ecs: ECSClient, args: argparse.Namespace, report: Report) -> bool:

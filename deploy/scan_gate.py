@@ -1,18 +1,28 @@
-"""Gate an ECR image on its scan: no CRITICAL finding, no HIGH one unless allow-listed.
+"""Gate an ECR image on its scan: no CRITICAL or HIGH finding unless the policy excepts it.
 
 Usage:
     python -m deploy.scan_gate --outputs tf-outputs.json --image-tag <40-hex sha>
-        [--allowlist .github/scan-allowlist.yml] [--wait-seconds 600]
+        [--policy .trivyignore.yaml] [--wait-seconds 600]
+
+The policy is ONE file read by this gate and by CI's Trivy (`trivy image --ignorefile
+.trivyignore.yaml --severity CRITICAL,HIGH --exit-code 1`, without --ignore-unfixed): Trivy's
+own `.trivyignore.yaml` format (trivy.dev, "Filtering" > ".trivyignore.yaml": entries under
+`vulnerabilities` with `id`, `paths`, `purls`, `statement`, `expired_at`). This project
+requires a `statement` (why: typically "no fixed version in Debian <release> yet") and an
+`expired_at` date on every entry; Trivy stops honouring an entry after that date, and so does
+the gate. An entry with `purls` covers the finding in those packages only (matched by the
+purl's name, which is the package name ECR reports); an entry scoped by `paths` only is
+Trivy's business (ECR reports no file paths) and covers nothing here.
 
 The gate waits (up to --wait-seconds) for the scan to reach COMPLETE (basic scanning) or
-ACTIVE (enhanced scanning), then passes only when:
-  - no finding is CRITICAL (these are never allow-listed), and
-  - every HIGH finding matches an allow-list entry whose `expires` date has not passed.
-Expired entries stop counting and are listed in the report. When ECR's severity counts say
-there are more CRITICAL/HIGH findings than it listed, the unlisted ones block too.
+ACTIVE (enhanced scanning), then passes only when every CRITICAL and HIGH finding is covered
+by a current entry. A finding that ECR's enhanced scanning says has a fix
+(`fixAvailable: YES`) is never covered: the exception is for findings with no fix, the
+remedy for the others is a rebuild. Expired entries are listed in the report. When ECR's
+severity counts say there are more CRITICAL/HIGH findings than it listed, those block too.
 
 Exit codes: 0 gate passed, 1 gate failed (or the image/scan is missing),
-2 bad arguments, outputs or allow-list.
+2 bad arguments, outputs or scan policy.
 """
 
 from __future__ import annotations
@@ -57,7 +67,7 @@ __all__ = [
     "main",
 ]
 
-DEFAULT_ALLOWLIST = Path(".github/scan-allowlist.yml")
+DEFAULT_ALLOWLIST = Path(".trivyignore.yaml")
 DONE = frozenset({"COMPLETE", "ACTIVE"})
 PENDING = frozenset({"IN_PROGRESS", "PENDING"})
 BLOCKING = ("CRITICAL", "HIGH")
@@ -92,6 +102,7 @@ class Finding:
     id: str
     severity: str
     package: str | None = None
+    fix_available: bool | None = None  # enhanced scanning says; basic scanning does not
 
 
 @dataclass(frozen=True)
@@ -99,10 +110,17 @@ class AllowEntry:
     id: str
     reason: str
     expires: dt.date
-    package: str | None = None
+    packages: frozenset[str] = frozenset()  # from `purls`; empty: any package
+    paths_only: bool = False  # scoped by `paths` alone: nothing ECR reports can match
+
+    @property
+    def package(self) -> str | None:
+        return ", ".join(sorted(self.packages)) or None
 
     def covers(self, finding: Finding) -> bool:
-        return finding.id == self.id and (self.package is None or self.package == finding.package)
+        if finding.id != self.id or self.paths_only or finding.fix_available:
+            return False
+        return not self.packages or finding.package in self.packages
 
 
 @dataclass
@@ -120,7 +138,7 @@ class Verdict:
 
     def sentence(self) -> str:
         if self.passed:
-            allowed = f", {len(self.allowed)} HIGH allow-listed" if self.allowed else ""
+            allowed = f", {len(self.allowed)} excepted by the policy" if self.allowed else ""
             return f"scan gate passed for {self.image.pinned} (no blocking findings{allowed})."
         parts = [
             f"{f.severity} {f.id}" + (f" in {f.package}" if f.package else "")
@@ -129,8 +147,9 @@ class Verdict:
         parts += [f"{n} more {sev} not listed by ECR" for sev, n in self.unlisted.items()]
         shown = ", ".join(parts[:5]) + (f" and {len(parts) - 5} more" if len(parts) > 5 else "")
         return (
-            f"scan gate failed for {self.image.pinned}: {shown}; fix them or allow-list a HIGH "
-            "finding with a reason and an expiry date in the allow-list."
+            f"scan gate failed for {self.image.pinned}: {shown}; rebuild on a patched base, or "
+            f"for a finding with no fix add it to {DEFAULT_ALLOWLIST} with a statement and an "
+            "expired_at date."
         )
 
 
@@ -160,40 +179,49 @@ def find_image(ecr: ECRClient, repository_url: str, tag: str) -> Image:
     return Image(repository_url=repository_url, tag=tag, digest=details[0]["imageDigest"])
 
 
+def _purl_name(purl: str) -> str:
+    """`pkg:deb/debian/openssl@3.0.15-1?arch=amd64` -> `openssl`."""
+    return purl.split("?", 1)[0].split("@", 1)[0].rsplit("/", 1)[-1]
+
+
 def load_allowlist(path: Path) -> list[AllowEntry]:
-    """The entries of the allow-list file; ConfigError naming the entry when one is malformed."""
+    """The `vulnerabilities` entries of the policy (Trivy's .trivyignore.yaml); ConfigError
+    naming the entry when one lacks what this project requires."""
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read the scan allow-list {path}: {exc}") from exc
-    items = (raw or {}).get("entries") if isinstance(raw, dict | None) else None
+        raise ConfigError(f"cannot read the scan policy {path}: {exc}") from exc
+    items = (raw or {}).get("vulnerabilities") if isinstance(raw, dict | None) else None
     if items is None:
         items = []
     if not isinstance(items, list):
-        raise ConfigError(f"{path}: `entries` must be a list.")
+        raise ConfigError(f"{path}: `vulnerabilities` must be a list.")
     entries = []
     for number, item in enumerate(items, start=1):
-        where = f"{path}, entry {number}"
+        where = f"{path}, vulnerabilities entry {number}"
         if not isinstance(item, dict):
-            raise ConfigError(f"{where}: each entry is a mapping with id, reason and expires.")
-        missing = [key for key in ("id", "reason", "expires") if not item.get(key)]
+            raise ConfigError(f"{where}: each entry is a mapping with id, statement, expired_at.")
+        missing = [key for key in ("id", "statement", "expired_at") if not item.get(key)]
         if missing:
             raise ConfigError(f"{where}: missing {', '.join(missing)}.")
-        expires = item["expires"]
+        expires = item["expired_at"]
         if isinstance(expires, str):
             try:
                 expires = dt.date.fromisoformat(expires)
             except ValueError:
                 expires = None
         if not isinstance(expires, dt.date) or isinstance(expires, dt.datetime):
-            raise ConfigError(f"{where}: expires must be a date like 2026-12-31.")
-        package = item.get("package")
+            raise ConfigError(f"{where}: expired_at must be a date like 2026-12-31.")
+        purls = item.get("purls") or []
+        if not isinstance(purls, list) or not all(isinstance(p, str) for p in purls):
+            raise ConfigError(f"{where}: purls must be a list of package URLs (pkg:deb/...).")
         entries.append(
             AllowEntry(
                 id=str(item["id"]),
-                reason=str(item["reason"]),
+                reason=str(item["statement"]),
                 expires=expires,
-                package=str(package) if package else None,
+                packages=frozenset(_purl_name(p) for p in purls),
+                paths_only=bool(item.get("paths")) and not purls,
             )
         )
     return entries
@@ -213,11 +241,13 @@ def _findings(scan: dict[str, Any]) -> Iterable[Finding]:
             continue
         details = item.get("packageVulnerabilityDetails", {})
         packages = [p.get("name") for p in details.get("vulnerablePackages", [])] or [None]
+        fix = item.get("fixAvailable")
         for package in packages:
             yield Finding(
                 id=str(details.get("vulnerabilityId") or item.get("title", "?")),
                 severity=str(item.get("severity", "UNDEFINED")),
                 package=package,
+                fix_available=None if fix is None else fix in ("YES", "PARTIAL"),
             )
 
 
@@ -240,7 +270,7 @@ def evaluate(
         seen.add((finding.id, finding.package))
         listed[finding.severity] += 1
         entry = next((e for e in valid if e.covers(finding)), None)
-        if finding.severity == "HIGH" and entry is not None:
+        if entry is not None:
             verdict.allowed.append((finding, entry))
         else:
             verdict.blocking.append(finding)
@@ -318,12 +348,12 @@ def render_markdown(verdict: Verdict) -> str:
         lines += [f"| {f.id} | {f.severity} | {f.package or ''} |" for f in verdict.blocking]
         lines += [f"| ({n} not listed by ECR) | {s} | |" for s, n in verdict.unlisted.items()]
     if verdict.allowed:
-        lines += ["", "| allow-listed | package | reason | expires |", "|---|---|---|---|"]
+        lines += ["", "| excepted | package | statement | expires |", "|---|---|---|---|"]
         lines += [
             f"| {f.id} | {f.package or ''} | {e.reason} | {e.expires} |" for f, e in verdict.allowed
         ]
     if verdict.expired:
-        lines += ["", "Expired allow-list entries (no longer counted; renew or delete them):"]
+        lines += ["", "Expired policy entries (no longer counted; renew or delete them):"]
         lines += [f"- {e.id}: expired {e.expires} ({e.reason})" for e in verdict.expired]
     return "\n".join(lines)
 
@@ -331,13 +361,18 @@ def render_markdown(verdict: Verdict) -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m deploy.scan_gate",
-        description="Fail when the ECR scan of an image has CRITICAL or non-allow-listed HIGH "
-        "findings. Exit codes: 0 passed, 1 failed, 2 bad arguments.",
+        description="Fail when the ECR scan of an image has CRITICAL or HIGH findings the "
+        "scan policy does not except. Exit codes: 0 passed, 1 failed, 2 bad arguments.",
     )
     parser.add_argument("--outputs", type=Path, required=True, help="terraform output -json file")
     parser.add_argument("--image-tag", type=commit_sha, required=True, help="40-hex commit SHA")
     parser.add_argument(
-        "--allowlist", type=Path, default=DEFAULT_ALLOWLIST, help=f"({DEFAULT_ALLOWLIST})"
+        "--policy",
+        "--allowlist",
+        dest="allowlist",
+        type=Path,
+        default=DEFAULT_ALLOWLIST,
+        help=f"the scan policy, Trivy's ignore file ({DEFAULT_ALLOWLIST})",
     )
     parser.add_argument(
         "--wait-seconds",

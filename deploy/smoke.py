@@ -18,8 +18,16 @@ Right after a rollout the first requests may still reach draining tasks or cold 
 every check is retried with exponential backoff until --retry-seconds have passed since the
 start; the last failure is then reported. With --outputs the base URL is `api_invoke_url`
 and the key is read from Secrets Manager (`smoke_api_key_secret_arn`); it is never printed.
-The question comes from --question, else $SMOKE_QUESTION, else one docs/sample answers:
-set SMOKE_QUESTION per environment to a question its documents answer.
+The question comes from --question, else $SMOKE_QUESTION, else DEFAULT_QUESTION, which
+docs/sample answers. Decision: the default needs nothing remembered. The documented
+bootstrap ingests docs/sample (`python -m deploy.ingest --outputs tf-outputs.json
+docs/sample`), so the first rollout passes with no variable set; an environment that holds
+other documents sets SMOKE_QUESTION, and the failure sentence says so.
+
+An `ask` that finds no source tells an empty collection (ingest) from a question the
+documents do not answer: the service's 503 says "Nothing has been ingested", and `/ready`
+reports the points (`{"status": "not ready", "reason": "... has no points ..."}`) where it
+is reachable (API Gateway does not route it; the direct --base-url does).
 
 Exit codes: 0 every check passed, 1 a check failed, 2 bad arguments or outputs.
 """
@@ -43,6 +51,11 @@ from deploy._cli import EXIT_OK, ConfigError, DeployError, load_outputs, run, wr
 __all__ = ["CheckResult", "SmokeFailedError", "api_key_from_secret", "main", "run_checks"]
 
 DEFAULT_QUESTION = "How do I roll back a deployment?"  # docs/sample/rollback.md answers it
+INGEST_HINT = (
+    "the collection is empty: nothing has been ingested in this environment; run "
+    "`python -m deploy.ingest --outputs tf-outputs.json docs/sample` (README: bootstrap), "
+    "then run the smoke test again"
+)
 
 
 def question_argument(parser: argparse.ArgumentParser) -> None:
@@ -131,6 +144,8 @@ class _Checks:
         started = time.monotonic()
         response = self.client.post("/ask", json={"question": self.question}, headers=headers)
         elapsed_ms = (time.monotonic() - started) * 1000
+        if response.status_code == 503 and "ingested" in response.text:
+            raise _CheckError(INGEST_HINT)
         _expect_status(response, 200)
         body = _json(response)
         if not isinstance(body, dict) or not str(body.get("answer") or "").strip():
@@ -139,15 +154,38 @@ class _Checks:
         if not isinstance(sources, list) or not any(
             isinstance(s, dict) and s.get("document") for s in sources
         ):
-            raise _CheckError(
-                "the answer has no sources (are documents ingested in this environment?)"
-            )
+            raise _CheckError(self._why_no_sources())
         if elapsed_ms > self.budget_ms:
             raise _CheckError(
                 f"answered in {elapsed_ms:.0f} ms, over the latency budget of "
                 f"{self.budget_ms:.0f} ms"
             )
         return f"{len(sources)} sources in {elapsed_ms:.0f} ms"
+
+    def _why_no_sources(self) -> str:
+        if self._empty_collection():
+            return INGEST_HINT
+        which = (
+            "the default smoke question (one docs/sample answers)"
+            if self.question == DEFAULT_QUESTION
+            else f"the question {self.question!r}"
+        )
+        return (
+            f"the answer to {which} has no sources: ingest this environment's documents "
+            "(`python -m deploy.ingest`), or set the environment's SMOKE_QUESTION to a "
+            "question its documents answer"
+        )
+
+    def _empty_collection(self) -> bool:
+        """What `/ready` says, when it is reachable (not through API Gateway)."""
+        try:
+            response = self.client.get("/ready")
+            body = response.json()
+        except (httpx.HTTPError, ValueError):
+            return False
+        if not isinstance(body, dict):
+            return False
+        return body.get("points") == 0 or "ingested" in str(body.get("reason", ""))
 
     def ask_without_key(self) -> str:
         response = self.client.post("/ask", json={"question": self.question})

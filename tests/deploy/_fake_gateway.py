@@ -1,7 +1,8 @@
 """A tiny stand-in for API Gateway + qa-service on loopback, to make the smoke test fail on cue.
 
 `mode` picks what /ask does: `ok`, `error` (HTTP 500), `no-sources`, `slow` (answers after
-`delay` seconds), `open` (answers without the key too: a gateway without api_key_required).
+`delay` seconds), `open` (answers without the key too: a gateway without api_key_required),
+`empty` (the service's 503 before anything was ingested).
 `/health` and `/` answer like the service; `fail_first` makes the first N requests answer 503,
 like the seconds right after a rollout.
 """
@@ -50,6 +51,9 @@ def build(behaviour: Behaviour, stage: str) -> Starlette:
         if behaviour.api_key and behaviour.mode != "open" and key != behaviour.api_key:
             return JSONResponse({"message": "Forbidden"}, status_code=403)
         body = await request.json()
+        if behaviour.mode == "empty":
+            message = "Nothing has been ingested yet: run `python -m app.ingest <files>`"
+            return JSONResponse({"error": message, "request_id": "r1"}, status_code=503)
         if behaviour.mode == "error":
             return JSONResponse({"error": "internal error", "request_id": "r1"}, status_code=500)
         if behaviour.mode == "slow":

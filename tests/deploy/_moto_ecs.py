@@ -14,6 +14,13 @@ launcher patches update_service to:
   breaker does: mark the deployment FAILED and start a new PRIMARY one of the previous
   task definition.
 
+moto's run_task starts tasks that never stop and whose containers always "exit" 0. A
+one-off task (deploy.ingest) is followed to STOPPED and judged by its exit code, so
+run_task is patched to stop each task at once, with the app container's exit code read
+from the file named by MOTO_ECS_TASK_EXIT_CODE (an integer; empty or missing: 0). And
+moto sums container-level `memory` to place a task, which a Fargate task definition (memory
+at task level, as terraform/ writes it) does not set: that sum is taken as 0 when absent.
+
 Usage: python tests/deploy/_moto_ecs.py -H 127.0.0.1 -p PORT
 """
 
@@ -133,6 +140,40 @@ def describe_services(self: Any, *args: Any, **kwargs: Any) -> Any:
     return result, failures
 
 
+_run_task = models.EC2ContainerServiceBackend.run_task
+_requirements = models.EC2ContainerServiceBackend._calculate_task_resource_requirements
+
+
+def _calculate_task_resource_requirements(task_definition: Any) -> dict[str, Any]:
+    saved = task_definition.container_definitions
+    task_definition.container_definitions = [
+        {**c, "memory": c.get("memory") or c.get("memoryReservation") or 0} for c in saved
+    ]
+    try:
+        return dict(_requirements(task_definition))
+    finally:
+        task_definition.container_definitions = saved
+
+
+def run_task(self: Any, *args: Any, **kwargs: Any) -> Any:
+    tasks = _run_task(self, *args, **kwargs)
+    path = os.environ.get("MOTO_ECS_TASK_EXIT_CODE")
+    text = Path(path).read_text().strip() if path and Path(path).exists() else ""
+    code = int(text or "0")
+    for task in tasks:
+        task.last_status = "STOPPED"
+        task.desired_status = "STOPPED"
+        task.stopped_reason = "Essential container in task exited"
+        for container in task.containers:
+            container.last_status = "STOPPED"
+            container.exitCode = code
+    return tasks
+
+
+models.EC2ContainerServiceBackend.run_task = run_task  # type: ignore[method-assign]
+models.EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(  # type: ignore[method-assign]
+    _calculate_task_resource_requirements
+)
 models.EC2ContainerServiceBackend.update_service = update_service  # type: ignore[method-assign]
 models.EC2ContainerServiceBackend.describe_services = describe_services  # type: ignore[method-assign]
 

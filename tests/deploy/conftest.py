@@ -1,5 +1,14 @@
 """Fixtures for tests/deploy; they live in conftest_aws.py."""
 
-from conftest_aws import _gateway_server, aws, gateway, moto_server, stack
+from conftest_aws import _gateway_server, aws, gateway, github_waits, moto_server, stack
+from tf_scenarios import tf_plans
 
-__all__ = ["_gateway_server", "aws", "gateway", "moto_server", "stack"]
+__all__ = [
+    "_gateway_server",
+    "aws",
+    "gateway",
+    "github_waits",
+    "moto_server",
+    "stack",
+    "tf_plans",
+]

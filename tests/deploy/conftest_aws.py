@@ -3,7 +3,8 @@ it, and the fake API Gateway stage. Fixtures are re-exported by conftest.py; tes
 helpers from here (a uniquely named module, unlike `conftest`).
 
 Everything moto cannot do by itself is set up here, never in deploy/:
-- the server runs through tests/deploy/_moto_ecs.py (ECS deployments and events like ECS's);
+- the server runs through tests/deploy/_moto_ecs.py (ECS deployments and events like ECS's;
+  one-off tasks that stop with the exit code a test sets);
 - ECR scans are started by hand (moto has no scan on push) and their findings are seeded
   through moto's own API (`/moto-api/static/ecr/scan-finding-results`).
 """
@@ -43,10 +44,12 @@ HERE = Path(__file__).parent
 class MotoServer:
     url: str
     crashing_images: Path
+    task_exit_code: Path  # the exit code of the next one-off task's app container
 
     def reset(self) -> None:
         httpx.post(f"{self.url}/moto-api/reset", timeout=10).raise_for_status()
         self.crashing_images.write_text("")
+        self.task_exit_code.write_text("")
 
 
 @pytest.fixture(scope="session")
@@ -55,11 +58,14 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer
     folder = tmp_path_factory.mktemp("moto")
     crashing = folder / "crashing-images.txt"
     crashing.write_text("")
+    exit_code = folder / "task-exit-code.txt"
+    exit_code.write_text("")
     log = folder / "moto.log"  # a file, not a pipe: an unread pipe fills up and blocks moto
     env = {
         **os.environ,
         "MOTO_ECS_SERVICE_RUNNING": "2",  # the services' desired count: they become stable
         "MOTO_ECS_CRASHING_IMAGES": str(crashing),
+        "MOTO_ECS_TASK_EXIT_CODE": str(exit_code),
     }
     with log.open("wb") as sink:
         process = subprocess.Popen(
@@ -76,7 +82,7 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer
         process.wait()
         pytest.fail(f"moto_server did not start ({exc}): {log.read_text()[-2000:]}")
     try:
-        yield MotoServer(url=url, crashing_images=crashing)
+        yield MotoServer(url=url, crashing_images=crashing, task_exit_code=exit_code)
     finally:
         process.kill()  # nothing to flush: its state is thrown away
         process.wait()
@@ -210,6 +216,8 @@ def stack(aws: MotoServer, tmp_path: Path) -> Stack:
     shipped = push_image(aws, SHIPPED_SHA)
     seed_scan(aws, shipped, [])
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    # as terraform/'s VPC (interface endpoints need it); moto's run_task needs it too
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
     group = ec2.create_security_group(GroupName="tasks", Description="tasks", VpcId=vpc)["GroupId"]
     ecs.create_cluster(clusterName=CLUSTER)
@@ -351,3 +359,13 @@ def gateway(_gateway_server: tuple[str, Behaviour]) -> Gateway:
     behaviour.mode, behaviour.api_key, behaviour.delay, behaviour.fail_first = "ok", SMOKE_KEY, 0, 0
     behaviour.requests.clear()
     return Gateway(url=url, behaviour=behaviour)
+
+
+@pytest.fixture(autouse=True)
+def github_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The waits deploy._github asks for, recorded instead of slept (GitHub retries)."""
+    from deploy import _github
+
+    waits: list[float] = []
+    monkeypatch.setattr(_github, "_sleep", waits.append)
+    return waits

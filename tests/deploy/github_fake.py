@@ -3,7 +3,10 @@
 It runs on 127.0.0.1 in a thread and keeps issues and comments in memory. Like GitHub it
 pages lists (`per_page` capped at `page_size`, `Link: <...>; rel="next"`), refuses a body
 over 65,536 characters with 422, a wrong token with 401, and every write with 403 when
-`read_only` (the token a fork's pull request gets).
+`read_only` (the token a fork's pull request gets). What the token writes is authored by
+`BOT` (GitHub's login for a workflow's GITHUB_TOKEN). `throttle` holds answers GitHub gives
+under load, served one per request before the real answer: `(status, headers, message)`,
+e.g. `(403, {"retry-after": "1"}, "You have exceeded a secondary rate limit")`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from tests.servers import HTTPServerThread, QuietHandler
 TOKEN = "ghs_faketoken0123456789abcdefghijklmnopqrstu"  # not a real token: the fake's own
 REPO = "acme/qa-service"
 MAX_BODY = 65_536
+BOT = "github-actions[bot]"
 
 
 @dataclass
@@ -27,6 +31,7 @@ class FakeGitHub:
     page_size: int = 100
     read_only: bool = False
     fail_with: int | None = None
+    throttle: list[tuple[int, dict[str, str], str]] = field(default_factory=list)
     comments: dict[int, dict[str, Any]] = field(default_factory=dict)  # id -> comment
     issues: dict[int, dict[str, Any]] = field(default_factory=dict)  # number -> issue
     requests: list[tuple[str, str]] = field(default_factory=list)
@@ -50,7 +55,9 @@ class FakeGitHub:
         self.comments[comment_id] = comment
         return comment
 
-    def add_issue(self, body: str, state: str = "open", pull_request: bool = False) -> int:
+    def add_issue(
+        self, body: str, state: str = "open", pull_request: bool = False, user: str = BOT
+    ) -> int:
         number = len(self.issues) + 1
         issue: dict[str, Any] = {
             "number": number,
@@ -58,6 +65,7 @@ class FakeGitHub:
             "body": body,
             "state": state,
             "labels": [],
+            "user": {"login": user},
             "html_url": f"https://github.test/{REPO}/issues/{number}",
         }
         if pull_request:
@@ -81,6 +89,10 @@ def _handler(fake: FakeGitHub) -> type[QuietHandler]:
             fake.requests.append((self.command, self.path))
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                 self.reply_json(401, {"message": "Bad credentials"})
+                return False
+            if fake.throttle:
+                status, headers, message = fake.throttle.pop(0)
+                self.reply_json(status, {"message": message}, headers)
                 return False
             if fake.fail_with:
                 self.reply_json(fake.fail_with, {"message": "Server Error"})
@@ -133,9 +145,7 @@ def _handler(fake: FakeGitHub) -> type[QuietHandler]:
                 return
             path, body = write
             if m := re.fullmatch(rf"{prefix}/issues/(\d+)/comments", path):
-                self.reply_json(
-                    201, fake.add_comment(int(m[1]), body["body"], user="github-actions")
-                )
+                self.reply_json(201, fake.add_comment(int(m[1]), body["body"], user=BOT))
             elif path == f"{prefix}/issues":
                 number = fake.add_issue(body["body"])
                 fake.issues[number].update(title=body["title"], labels=body.get("labels", []))

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,8 +54,8 @@ def drifted() -> dict[str, Any]:
     return plan
 
 
-def run(github: FakeGitHub, plan: Path, **env_vars: str) -> int:
-    argv = ["--environment", "prod", "--plan-json", str(plan), "--run-url", RUN_URL]
+def run(github: FakeGitHub, plan: Path, *extra: str, **env_vars: str) -> int:
+    argv = ["--environment", "prod", "--plan-json", str(plan), "--run-url", RUN_URL, *extra]
     return drift_issue.main(argv, environ(github, **env_vars))
 
 
@@ -149,14 +147,10 @@ def test_missing_repository_exits_2(
     assert github.requests == []
 
 
-def test_help_documents_the_exit_codes() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "deploy.drift_issue", "--help"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0
-    assert "--plan-json" in result.stdout
-    assert "Exit codes:" in (drift_issue.__doc__ or "")
-    assert "Usage:" in (drift_issue.__doc__ or "")
+def test_drift_issue_shows_terraform_s_own_plan_text(github: FakeGitHub, tf_plans: Path) -> None:
+    argv = ["--plan-text", str(tf_plans / "secrets.txt")]
+    assert run(github, tf_plans / "secrets.json", *argv) == 0
+
+    [issue] = open_drift_issues(github)
+    assert '~   resource "terraform_data" "config" {' in issue["body"]
+    assert "second-Passw0rd-value" not in issue["body"]

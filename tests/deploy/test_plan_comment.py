@@ -16,6 +16,7 @@ import pytest
 from github_fake import TOKEN, FakeGitHub, environ, serve
 
 from deploy import plan_comment
+from deploy._render import MAX_BODY
 from tests.servers import free_port
 
 RUN_URL = "https://github.com/acme/qa-service/actions/runs/42"
@@ -491,20 +492,6 @@ def test_module_runs_as_the_workflow_calls_it(github: FakeGitHub, tmp_path: Path
     assert summary.read_text().strip() == comment["body"].strip()
 
 
-def test_help_documents_the_exit_codes() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "deploy.plan_comment", "--help"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0
-    assert "--plan-json" in result.stdout
-    assert "Exit codes: 0" in result.stdout
-    assert "Exit codes:" in (plan_comment.__doc__ or "")
-    assert "Usage:" in (plan_comment.__doc__ or "")
-
-
 @pytest.mark.parametrize(
     ("env_vars", "argv_extra", "expected"),
     [
@@ -610,3 +597,79 @@ def test_plan_is_not_changed_by_rendering() -> None:
 
     parse_plan(raw)
     assert raw == before
+
+
+def post_text(github: FakeGitHub, tf_plans: Path, name: str) -> int:
+    extra = ["--plan-text", str(tf_plans / f"{name}.txt")]
+    return post(github, tf_plans / f"{name}.json", *extra)
+
+
+def test_comment_shows_terraform_s_own_plan_text(github: FakeGitHub, tf_plans: Path) -> None:
+    assert post_text(github, tf_plans, "secrets") == 0
+
+    [comment] = ours(github)
+    body = comment["body"]
+    # the counts come from the JSON (Terraform's own line counts a replacement twice)
+    assert table(body) == {"add": 1, "change": 2, "replace": 1, "destroy": 1}
+    lines = diff_block(body)
+    assert "Plan: 2 to add, 2 to change, 2 to destroy." in lines
+    # each symbol moved to column 0, the rest as Terraform aligned it
+    assert '~   resource "terraform_data" "config" {' in lines
+    assert "~           replicas = 1 -> 2" in lines
+    assert '-/+ resource "terraform_data" "replaced" {' in lines
+    assert "        # (1 unchanged attribute hidden)" in lines
+    # Terraform prints the output's old value in clear; the JSON marks it sensitive
+    assert "-           password = (sensitive value)" in lines
+    for secret in TF111_SECRETS:
+        assert secret not in body
+
+
+def test_plan_text_is_cut_to_githubs_limit_like_the_diff(
+    github: FakeGitHub, tf_plans: Path, tmp_path: Path
+) -> None:
+    text = (tf_plans / "secrets.txt").read_text()
+    big = tmp_path / "big.txt"
+    big.write_text(text * 400)  # ~1 MB of real plan text
+    assert len(big.read_text()) > 10 * MAX_BODY
+
+    argv = ["--plan-text", str(big)]
+    assert post(github, tf_plans / "secrets.json", *argv) == 0
+
+    [comment] = ours(github)
+    body = comment["body"]
+    assert len(body.encode()) <= MAX_BODY
+    assert re.search(r"Show the plan \(first \d+ of \d+ lines\)", body)
+    assert f"the full plan is in the log of [the workflow run]({RUN_URL})" in body
+    for secret in TF111_SECRETS:
+        assert secret not in body
+
+
+def test_a_forget_is_shown_counted_and_warned(github: FakeGitHub, tf_plans: Path) -> None:
+    assert post_text(github, tf_plans, "forget") == 0
+
+    [comment] = ours(github)
+    body = comment["body"]
+    assert "No changes" not in body
+    assert "**0 to add, 0 to change, 0 to replace, 0 to destroy, 1 to forget**" in body
+    assert table(body)["forget"] == 1
+    assert "will be removed from the state but left running" in body
+    assert "> - `terraform_data.bucket`" in body
+    assert '.  resource "terraform_data" "bucket" {' in diff_block(body)
+
+
+def test_a_forget_without_the_text_is_still_shown(github: FakeGitHub, tf_plans: Path) -> None:
+    assert post(github, tf_plans / "forget.json") == 0
+
+    lines = diff_block(ours(github)[0]["body"])
+    assert lines[0] == (
+        "# terraform_data.bucket will no longer be managed by Terraform, but will not be "
+        "destroyed (delete because no resource config)"
+    )
+
+
+def test_plan_text_needs_the_plan_json(
+    github: FakeGitHub, tf_plans: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--failed", "--plan-text", str(tf_plans / "forget.txt"), "--environment", "dev"]
+    assert plan_comment.main(argv, environ(github, PR_NUMBER="7")) == 2
+    assert "--plan-text goes with --plan-json" in capsys.readouterr().err

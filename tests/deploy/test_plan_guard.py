@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -246,7 +244,7 @@ def test_unreadable_inputs_exit_2(
     bad = tmp_path / "bad.json"
     bad.write_text('{"changes": {}}')
     assert compare(tmp_path, bad, aws) == 2
-    assert "is not a plan summary of format 1" in error_line(capsys)
+    assert "is not a plan summary of format 2" in error_line(capsys)
 
     missing_plan = tmp_path / "missing-plan.json"
     argv = ["summarize", "--plan-json", str(missing_plan), "--out", str(tmp_path / "s.json")]
@@ -254,16 +252,64 @@ def test_unreadable_inputs_exit_2(
     assert f"cannot read the plan JSON {missing_plan}" in error_line(capsys)
 
 
-def test_help_documents_the_decision_and_exit_codes() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "deploy.plan_guard", "compare", "--help"],
-        capture_output=True,
-        text=True,
-        check=False,
+def guard(tf_plans: Path, tmp_path: Path, reviewed: str, applied: str) -> int:
+    summary = tmp_path / f"{reviewed}-summary.json"
+    assert (
+        plan_guard.main(
+            ["summarize", "--plan-json", str(tf_plans / f"{reviewed}.json"), "--out", str(summary)]
+        )
+        == 0
     )
-    assert result.returncode == 0
-    assert "--allow-unreviewed" in result.stdout
-    doc = plan_guard.__doc__ or ""
-    assert "Usage:" in doc
-    assert "Exit codes:" in doc
-    assert "after_unknown" in doc
+    return plan_guard.main(
+        ["compare", "--reviewed", str(summary), "--plan-json", str(tf_plans / f"{applied}.json")]
+    )
+
+
+def test_ignored_attributes_moved_in_state_are_not_a_difference(
+    tf_plans: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Real plans: between review and apply only the values under ignore_changes moved in
+    # state (a rollout's task_definition, autoscaling's desired_count); both change cpu.
+    reviewed = json.loads((tf_plans / "ignored-reviewed.json").read_text())
+    applied = json.loads((tf_plans / "ignored-apply.json").read_text())
+    [before_review] = [rc for rc in reviewed["resource_changes"] if rc["name"] == "service"]
+    [before_apply] = [rc for rc in applied["resource_changes"] if rc["name"] == "service"]
+    assert before_review["change"]["actions"] == before_apply["change"]["actions"] == ["update"]
+    assert before_review["change"]["after"] != before_apply["change"]["after"]
+
+    assert guard(tf_plans, tmp_path, "ignored-reviewed", "ignored-apply") == 0
+    assert "the plan to apply is the reviewed one (1 changes)" in capsys.readouterr().out
+
+
+def test_a_configured_value_that_differs_is_still_refused(
+    tf_plans: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert guard(tf_plans, tmp_path, "ignored-reviewed", "ignored-other") == 1
+    assert "1 change(s) with other values (terraform_data.service)" in error_line(capsys)
+
+
+def test_an_update_summary_holds_only_the_changed_paths(tf_plans: Path, tmp_path: Path) -> None:
+    summary = tmp_path / "s.json"
+    plan = str(tf_plans / "ignored-apply.json")
+    assert plan_guard.main(["summarize", "--plan-json", plan, "--out", str(summary)]) == 0
+    service = json.loads(summary.read_text())["changes"]["terraform_data.service"]
+    assert set(service["values"]) == {"input.cpu"}
+    assert service["unknown"] == ["output"]
+
+
+def test_a_forget_is_a_change_that_must_be_reviewed(
+    tf_plans: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    forget = json.loads((tf_plans / "forget.json").read_text())
+    [bucket] = [rc for rc in forget["resource_changes"] if rc["name"] == "bucket"]
+    assert bucket["change"]["actions"] == ["forget"]  # what Terraform writes for removed {}
+
+    summary = summarize(tmp_path, forget, "forget")
+    assert list(json.loads(summary.read_text())["changes"]) == ["terraform_data.bucket"]
+    assert compare(tmp_path, summary, forget) == 0
+    capsys.readouterr()
+
+    # reviewed without the removed block: the apply's forget was never seen
+    nothing = summarize(tmp_path, plan_data.load("tfjson-no_changes.json"), "nothing")
+    assert compare(tmp_path, nothing, forget) == 1
+    assert "1 change(s) not in the reviewed plan (terraform_data.bucket)" in error_line(capsys)

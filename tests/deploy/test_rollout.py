@@ -47,6 +47,10 @@ def described(stack: Stack, arn: str) -> dict[str, Any]:
     return {"tags": response["tags"], **response["taskDefinition"]}
 
 
+def app_container(stack: Stack, arn: str) -> dict[str, Any]:
+    return dict(described(stack, arn)["containerDefinitions"][0])
+
+
 def revisions(stack: Stack) -> list[str]:
     ecs = client("ecs", stack.moto)
     return list(ecs.list_task_definitions(familyPrefix="qa-service-dev")["taskDefinitionArns"])
@@ -211,20 +215,79 @@ def test_summary_says_so_when_the_previous_revision_does_not_stabilise_either(
     assert "-- rollback --" in text
 
 
-def test_rollback_to_an_earlier_sha_deploys_that_image(stack: Stack, gateway: Gateway) -> None:
+def test_rollback_to_an_earlier_sha_deploys_the_revision_that_ran_it(
+    stack: Stack, gateway: Gateway
+) -> None:
     release(stack)
+    # the bad release also changed the configuration (a Terraform apply before the rollout)
+    changed = task_definition(f"{stack.repository_url}:bootstrap")
+    changed["containerDefinitions"][0]["environment"].append({"name": "BAD", "value": "1"})
+    client("ecs", stack.moto).register_task_definition(**changed)
     outputs = stack.outputs_with(api_invoke_url=gateway.url)
     assert run_rollout(outputs, "--image-tag", NEXT_SHA) == 0
     deployed = service_task_definition(stack)
+    assert {"name": "BAD", "value": "1"} in app_container(stack, deployed)["environment"]
+    count = len(revisions(stack))
 
     assert run_rollout(outputs, "--rollback-to", SHIPPED_SHA) == 0
 
-    current = service_task_definition(stack)
-    assert current not in (deployed, stack.first_task_definition)
-    image = described(stack, current)["containerDefinitions"][0]["image"]
-    assert (
-        image == described(stack, stack.first_task_definition)["containerDefinitions"][0]["image"]
-    )
+    # the revision that ran SHIPPED_SHA, configuration and all; nothing new registered
+    assert service_task_definition(stack) == stack.first_task_definition
+    assert len(revisions(stack)) == count
+
+
+def test_rollback_to_a_revision_arn_deploys_that_revision(stack: Stack, gateway: Gateway) -> None:
+    release(stack)
+    outputs = stack.outputs_with(api_invoke_url=gateway.url)
+    assert run_rollout(outputs, "--image-tag", NEXT_SHA) == 0
+
+    assert run_rollout(outputs, "--rollback-to", stack.first_task_definition) == 0
+
+    assert service_task_definition(stack) == stack.first_task_definition
+
+
+def test_rollback_to_a_sha_no_revision_ran_says_what_to_do(
+    stack: Stack, gateway: Gateway, capsys: pytest.CaptureFixture[str]
+) -> None:
+    release(stack)  # pushed and scanned, never deployed
+
+    code = run_rollout(stack.outputs_with(api_invoke_url=gateway.url), "--rollback-to", NEXT_SHA)
+
+    assert code == 1
+    err = capsys.readouterr().err
+    assert f"no ACTIVE revision among the newest 100 of family qa-service-dev ran {NEXT_SHA}" in err
+    assert f"--image-tag {NEXT_SHA}" in err
+    assert service_task_definition(stack) == stack.first_task_definition
+
+
+def test_first_rollout_with_nothing_to_roll_back_to_says_so_at_once(
+    stack: Stack, gateway: Gateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    # what Terraform's first apply leaves: the service on a placeholder image never pushed
+    ecs = client("ecs", stack.moto)
+    initial = task_definition(f"{stack.repository_url}:initial")
+    arn = ecs.register_task_definition(**initial)["taskDefinition"]["taskDefinitionArn"]
+    ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=arn)
+    digest = release(stack)
+    stack.moto.crashing_images.write_text(f"{stack.repository_url}@{digest}\n")
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+
+    code = run_rollout(
+        stack.outputs_with(api_invoke_url=gateway.url),
+        "--image-tag", NEXT_SHA,
+        "--timeout-seconds", "0.3",
+    )  # fmt: skip
+
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "there is nothing to roll back to" in err
+    assert f"{stack.repository_url}:initial, which was never pushed to ECR" in err
+    text = summary.read_text()
+    assert "failed, nothing to roll back to" in text
+    assert "ROLLBACK FAILED" not in text
+    assert service_task_definition(stack) != arn  # not put back on the placeholder
 
 
 def test_terraform_changes_to_the_task_definition_reach_the_service(

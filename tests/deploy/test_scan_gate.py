@@ -15,7 +15,7 @@ TODAY = dt.date.today()
 
 
 def allowlist(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "scan-allowlist.yml"
+    path = tmp_path / "trivyignore.yaml"
     path.write_text(text)
     return path
 
@@ -34,7 +34,7 @@ def gate(stack: Stack, allow: Path, *extra: str) -> int:
 
 @pytest.fixture
 def empty_allowlist(tmp_path: Path) -> Path:
-    return allowlist(tmp_path, "entries: []\n")
+    return allowlist(tmp_path, "vulnerabilities: []\n")
 
 
 def test_clean_scan_passes_and_writes_the_summary(
@@ -53,23 +53,48 @@ def test_clean_scan_passes_and_writes_the_summary(
     assert "CVE-2025-0001" not in text  # MEDIUM findings do not block and are not listed
 
 
-def test_critical_fails_even_when_allow_listed(
+def test_critical_with_no_fix_passes_only_with_a_current_policy_entry(
     stack: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # slim Debian bases carry CRITICALs with no fixed version: a dated, reasoned exception
     digest = push_image(stack.moto, NEXT_SHA)
     seed_scan(stack.moto, digest, [finding("CVE-2025-1111", "CRITICAL", "glibc")])
+    assert gate(stack, allowlist(tmp_path, "vulnerabilities: []\n")) == 1
+    err = capsys.readouterr().err
+    assert "CRITICAL CVE-2025-1111 in glibc" in err
+    assert "add it to .trivyignore.yaml with a statement and an expired_at date" in err
+    assert err.count("\n") == 1  # one sentence
+
     allow = allowlist(
         tmp_path,
-        "entries:\n  - id: CVE-2025-1111\n    reason: wishful\n"
-        f"    expires: {TODAY + dt.timedelta(days=30)}\n",
+        "vulnerabilities:\n  - id: CVE-2025-1111\n"
+        "    statement: no fixed version in Debian bookworm\n"
+        f"    expired_at: {TODAY + dt.timedelta(days=30)}\n",
+    )
+    assert gate(stack, allow) == 0
+    assert "| CVE-2025-1111 | glibc | no fixed version in Debian bookworm |" in (
+        capsys.readouterr().out
     )
 
-    assert gate(stack, allow) == 1
 
-    err = capsys.readouterr().err
-    assert "scan gate failed" in err
-    assert "CRITICAL CVE-2025-1111 in glibc" in err
-    assert err.count("\n") == 1  # one sentence
+def test_a_finding_with_a_fix_is_never_excepted() -> None:
+    fixable = {
+        "enhancedFindings": [{**ENHANCED["enhancedFindings"][0], "fixAvailable": "YES"}],
+        "findingSeverityCounts": {"HIGH": 1},
+    }
+    entry = AllowEntry(id="CVE-2025-5555", reason="r", expires=TODAY)
+    verdict = scan_gate.evaluate(IMAGE, "ACTIVE", fixable, [entry], TODAY)
+    assert [f.id for f in verdict.blocking] == ["CVE-2025-5555"]
+
+
+def test_an_entry_scoped_by_paths_only_covers_nothing_ecr_reports(tmp_path: Path) -> None:
+    policy = allowlist(
+        tmp_path,
+        "vulnerabilities:\n  - id: CVE-2025-5555\n    paths: [usr/lib/x]\n"
+        f"    statement: s\n    expired_at: {TODAY}\n",
+    )
+    verdict = scan_gate.evaluate(IMAGE, "ACTIVE", ENHANCED, scan_gate.load_allowlist(policy), TODAY)
+    assert not verdict.passed
 
 
 def test_high_passes_only_with_a_current_allow_list_entry(
@@ -77,17 +102,17 @@ def test_high_passes_only_with_a_current_allow_list_entry(
 ) -> None:
     digest = push_image(stack.moto, NEXT_SHA)
     seed_scan(stack.moto, digest, [finding("CVE-2025-2222", "HIGH", "openssl")])
-    blocked = allowlist(tmp_path, "entries: []\n")
+    blocked = allowlist(tmp_path, "vulnerabilities: []\n")
     assert gate(stack, blocked) == 1
     assert "HIGH CVE-2025-2222 in openssl" in capsys.readouterr().err
 
     allowed = allowlist(
         tmp_path,
-        "entries:\n"
+        "vulnerabilities:\n"
         "  - id: CVE-2025-2222\n"
-        "    package: openssl\n"
-        "    reason: not reachable from the service\n"
-        f"    expires: {TODAY}\n",  # the last day still counts
+        '    purls: ["pkg:deb/debian/openssl@3.0.15-1?arch=amd64"]\n'
+        "    statement: not reachable from the service\n"
+        f"    expired_at: {TODAY}\n",  # the last day still counts
     )
     assert gate(stack, allowed) == 0
     out = capsys.readouterr().out
@@ -105,8 +130,8 @@ def test_expired_entry_stops_counting_and_is_reported(
     yesterday = TODAY - dt.timedelta(days=1)
     allow = allowlist(
         tmp_path,
-        "entries:\n  - id: CVE-2025-3333\n    reason: waiting for a fix\n"
-        f"    expires: {yesterday}\n",
+        "vulnerabilities:\n  - id: CVE-2025-3333\n    statement: waiting for a fix\n"
+        f"    expired_at: {yesterday}\n",
     )
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
@@ -122,8 +147,9 @@ def test_entry_for_another_package_does_not_cover_the_finding(stack: Stack, tmp_
     seed_scan(stack.moto, digest, [finding("CVE-2025-4444", "HIGH", "zlib")])
     allow = allowlist(
         tmp_path,
-        "entries:\n  - id: CVE-2025-4444\n    package: openssl\n    reason: r\n"
-        f"    expires: {TODAY + dt.timedelta(days=1)}\n",
+        "vulnerabilities:\n  - id: CVE-2025-4444\n    purls: [pkg:deb/debian/openssl]\n"
+        "    statement: r\n"
+        f"    expired_at: {TODAY + dt.timedelta(days=1)}\n",
     )
     assert gate(stack, allow) == 1
 
@@ -169,10 +195,16 @@ def test_unseeded_moto_scan_is_judged_like_any_other(stack: Stack, empty_allowli
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("entries:\n  - id: CVE-1\n    expires: 2030-01-01\n", "entry 1: missing reason"),
-        ("entries:\n  - id: CVE-1\n    reason: r\n    expires: soon\n", "entry 1: expires must be"),
-        ("entries: {}\n", "`entries` must be a list"),
-        ("entries: [\n", "cannot read the scan allow-list"),
+        (
+            "vulnerabilities:\n  - id: CVE-1\n    expired_at: 2030-01-01\n",
+            "vulnerabilities entry 1: missing statement",
+        ),
+        (
+            "vulnerabilities:\n  - id: CVE-1\n    statement: r\n    expired_at: soon\n",
+            "vulnerabilities entry 1: expired_at must be",
+        ),
+        ("vulnerabilities: {}\n", "`vulnerabilities` must be a list"),
+        ("vulnerabilities: [\n", "cannot read the scan policy"),
     ],
 )
 def test_bad_allow_list_is_a_usage_error_naming_the_entry(
@@ -195,7 +227,7 @@ def test_bad_allow_list_is_a_usage_error_naming_the_entry(
 
 
 def test_the_repository_allow_list_is_valid() -> None:
-    entries = scan_gate.load_allowlist(Path(__file__).parents[2] / ".github/scan-allowlist.yml")
+    entries = scan_gate.load_allowlist(Path(__file__).parents[2] / ".trivyignore.yaml")
     assert all(entry.reason and entry.expires for entry in entries)
 
 
@@ -235,7 +267,9 @@ IMAGE = Image(
 
 
 def test_enhanced_findings_are_judged_and_closed_ones_ignored() -> None:
-    entry = AllowEntry(id="CVE-2025-5555", reason="r", expires=TODAY, package="libxml2")
+    entry = AllowEntry(
+        id="CVE-2025-5555", reason="r", expires=TODAY, packages=frozenset({"libxml2"})
+    )
     assert scan_gate.evaluate(IMAGE, "ACTIVE", ENHANCED, [entry], TODAY).passed
     verdict = scan_gate.evaluate(IMAGE, "ACTIVE", ENHANCED, [], TODAY)
     assert [f.id for f in verdict.blocking] == ["CVE-2025-5555"]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from conftest_aws import SMOKE_KEY, Gateway, Stack
 
+from app.config import Settings
 from app.main import create_app
 from deploy import smoke
 from deploy.smoke import SmokeFailedError
@@ -58,7 +59,27 @@ def test_real_service_fails_a_question_its_documents_do_not_answer(real_service:
             real_service, None, question="zyxwvut qwertyuiop asdfghjkl", retry_seconds=0
         )
     assert failure.value.check == "ask"
-    assert "no sources" in str(failure.value)
+    assert "has no sources" in str(failure.value)
+    assert "set the environment's SMOKE_QUESTION" in str(failure.value)
+
+
+@pytest.fixture(scope="module")
+def empty_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real service on a store nothing was ingested into (the first rollout's state)."""
+    settings = Settings.from_env(
+        {"QDRANT_PATH": str(tmp_path_factory.mktemp("empty")), "LOG_LEVEL": "WARNING"}
+    )
+    with serve(create_app(settings)) as server:
+        yield server.url
+
+
+def test_empty_collection_fails_with_a_sentence_that_says_to_ingest(empty_service: str) -> None:
+    with pytest.raises(SmokeFailedError) as failure:
+        smoke.run_checks(empty_service, None, retry_seconds=0)
+
+    assert failure.value.check == "ask"
+    assert "nothing has been ingested in this environment" in str(failure.value)
+    assert "python -m deploy.ingest --outputs tf-outputs.json docs/sample" in str(failure.value)
 
 
 def test_gateway_with_the_key_passes_every_check(gateway: Gateway) -> None:
@@ -73,7 +94,8 @@ FAILED_ONCE = "smoke check '{check}' failed against {url} after 1 attempt(s): "
     ("mode", "check", "reason"),
     [
         ("error", "ask", "expected HTTP 200, got HTTP 500."),
-        ("no-sources", "ask", "the answer has no sources"),
+        ("no-sources", "ask", "the answer to the default smoke question (one docs/sample "),
+        ("empty", "ask", "the collection is empty: nothing has been ingested"),
         ("slow", "ask", "answered in"),
         ("open", "ask-without-key", "expected HTTP 403 without the API key, got HTTP 200"),
     ],
