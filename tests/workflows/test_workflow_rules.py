@@ -50,7 +50,7 @@ NODE24_SINCE = {
     "docker/setup-buildx-action": (4, 0, 0),
     "docker/build-push-action": (7, 0, 0),
     "aws-actions/configure-aws-credentials": (6, 0, 0),
-    "aws-actions/amazon-ecr-login": (2, 1, 0),
+    "aws-actions/amazon-ecr-login": (2, 0, 2),
 }
 
 
