@@ -107,6 +107,7 @@ def test_plan_runs_only_for_pull_requests_that_touch_infrastructure() -> None:
         ".aws/**",
         ".github/workflows/plan.yml",
         ".github/scripts/tf-plan.sh",
+        ".github/actions/toolchain/**",
     }
 
 
