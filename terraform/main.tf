@@ -5,7 +5,11 @@ locals {
   name    = "${var.app_name}-${var.environment}"
   is_prod = var.environment == "prod"
 
-  # Contract (DESIGN.md): NLB :80 -> target group :8080 -> container :8080, liveness /health.
+  # Every role this stack creates carries the environment's fixed permissions boundary: the
+  # apply role may create no role without it (terraform/bootstrap/boundary.tf names it).
+  permissions_boundary_arn = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:policy/${local.name}-workload-boundary"
+
+  # Contract (docs/architecture.md): NLB :80 -> target group :8080 -> container :8080, liveness /health.
   container_port    = 8080
   listener_port     = 80
   health_check_path = "/health"
@@ -50,13 +54,14 @@ module "logs_kms" {
 module "network" {
   source = "./modules/network"
 
-  name                = local.name
-  cidr                = var.vpc_cidr
-  az_count            = var.az_count
-  single_nat_gateway  = var.single_nat_gateway
-  interface_endpoints = var.vpc_interface_endpoints
-  logs_kms_key_arn    = module.logs_kms.key_arn
-  log_retention_days  = var.log_retention_days
+  name                     = local.name
+  cidr                     = var.vpc_cidr
+  az_count                 = var.az_count
+  single_nat_gateway       = var.single_nat_gateway
+  interface_endpoints      = var.vpc_interface_endpoints
+  permissions_boundary_arn = local.permissions_boundary_arn
+  logs_kms_key_arn         = module.logs_kms.key_arn
+  log_retention_days       = var.log_retention_days
 }
 
 ################################################################################
@@ -105,16 +110,30 @@ module "load_balancer" {
   deletion_protection = local.is_prod
 }
 
+# The model ids are the only model input; the ARNs the task role may invoke follow from them
+# and from the caller's account and partition.
+module "bedrock_access" {
+  source = "./modules/bedrock_access"
+
+  partition            = data.aws_partition.current.partition
+  account_id           = data.aws_caller_identity.current.account_id
+  region               = var.aws_region
+  answer_model_id      = var.bedrock_model_id
+  answer_model_regions = var.bedrock_model_regions
+  embedding_model_id   = var.bedrock_embedding_model_id
+}
+
 module "iam" {
   source = "./modules/iam"
 
   name                           = local.name
+  permissions_boundary_arn       = local.permissions_boundary_arn
   ecr_repository_arn             = module.ecr.repository_arn
   log_group_arn                  = module.ecs.log_group_arn
   secret_arns                    = [module.secrets.qdrant_url_secret_arn, module.secrets.qdrant_api_key_secret_arn]
   secrets_kms_key_arn            = module.secrets.kms_key_arn
-  bedrock_model_arns             = var.bedrock_model_arns
-  bedrock_inference_profile_arns = var.bedrock_inference_profile_arns
+  bedrock_model_arns             = module.bedrock_access.foundation_model_arns
+  bedrock_inference_profile_arns = module.bedrock_access.inference_profile_arns
   documents_bucket_arn           = module.s3.bucket_arn
   documents_kms_key_arn          = module.s3.kms_key_arn
 }
@@ -133,20 +152,19 @@ module "ecs" {
     QDRANT_URL     = module.secrets.qdrant_url_secret_arn
     QDRANT_API_KEY = module.secrets.qdrant_api_key_secret_arn
   }
-  task_cpu               = var.task_cpu
-  task_memory            = var.task_memory
-  execution_role_arn     = module.iam.task_execution_role_arn
-  task_role_arn          = module.iam.task_role_arn
-  vpc_id                 = module.network.vpc_id
-  subnet_ids             = module.network.private_subnet_ids
-  lb_security_group_id   = module.load_balancer.security_group_id
-  egress_tcp_ports       = [var.qdrant_port]
-  target_group_arn       = module.load_balancer.target_group_arn
-  desired_count          = var.desired_count
-  max_count              = var.max_count
-  enable_execute_command = var.enable_execute_command
-  log_retention_days     = var.log_retention_days
-  logs_kms_key_arn       = module.logs_kms.key_arn
+  task_cpu             = var.task_cpu
+  task_memory          = var.task_memory
+  execution_role_arn   = module.iam.task_execution_role_arn
+  task_role_arn        = module.iam.task_role_arn
+  vpc_id               = module.network.vpc_id
+  subnet_ids           = module.network.private_subnet_ids
+  lb_security_group_id = module.load_balancer.security_group_id
+  egress_tcp_ports     = [var.qdrant_port]
+  target_group_arn     = module.load_balancer.target_group_arn
+  desired_count        = var.desired_count
+  max_count            = var.max_count
+  log_retention_days   = var.log_retention_days
+  logs_kms_key_arn     = module.logs_kms.key_arn
 }
 
 ################################################################################
@@ -161,6 +179,7 @@ module "api_gateway" {
   nlb_arn                    = module.load_balancer.arn
   nlb_dns_name               = module.load_balancer.dns_name
   nlb_listener_port          = module.load_balancer.listener_port
+  stream_timeout_ms          = var.api_stream_timeout_ms
   stage_throttle_rate_limit  = var.stage_throttle_rate_limit
   stage_throttle_burst_limit = var.stage_throttle_burst_limit
   usage_plan_rate_limit      = var.usage_plan_rate_limit

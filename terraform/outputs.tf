@@ -1,4 +1,4 @@
-# The workflows read these with `terraform output -json` (DESIGN.md): names may grow, never
+# The workflows read these with `terraform output -json` (docs/architecture.md): names may grow, never
 # silently change.
 
 output "ecr_repository_url" {

@@ -106,12 +106,6 @@ variable "max_count" {
   default     = 6
 }
 
-variable "enable_execute_command" {
-  description = "Whether ECS Exec may open a shell in the tasks (debugging only)."
-  type        = bool
-  default     = false
-}
-
 variable "log_level" {
   description = "LOG_LEVEL of the service: `DEBUG`, `INFO`, `WARNING` or `ERROR`."
   type        = string
@@ -169,14 +163,8 @@ variable "extra_environment" {
   }
 }
 
-variable "bedrock_model_arns" {
-  description = "Foundation-model ARNs the task role may invoke (for an inference profile, the model in each Region it routes to)."
-  type        = list(string)
-  default     = []
-}
-
-variable "bedrock_inference_profile_arns" {
-  description = "Inference-profile ARNs the task role may invoke."
+variable "bedrock_model_regions" {
+  description = "Regions the inference profile in `bedrock_model_id` routes to (the task role may invoke the model in each); `[]` when `bedrock_model_id` is a foundation-model id. The ARNs are derived (modules/bedrock_access)."
   type        = list(string)
   default     = []
 }
@@ -192,7 +180,7 @@ variable "ecr_keep_images" {
 }
 
 variable "secret_recovery_window_days" {
-  description = "Days a deleted secret stays restorable (7-30)."
+  description = "Days a deleted secret stays restorable: 7-30, or `0` to delete it at once so that a destroyed environment can be re-created the same day (dev). README: \"Restore a deleted secret\"."
   type        = number
   default     = 30
 }
@@ -217,6 +205,12 @@ variable "log_retention_days" {
 ################################################################################
 # API Gateway
 ################################################################################
+
+variable "api_stream_timeout_ms" {
+  description = "How long `/ask/stream` may stream, in milliseconds (up to 900000 = 15 minutes; `/ask` keeps API Gateway's 29 s)."
+  type        = number
+  default     = 300000
+}
 
 variable "stage_throttle_rate_limit" {
   description = "Stage-wide steady-state requests per second."

@@ -357,6 +357,9 @@ data "aws_iam_policy_document" "apply_edge" {
     resources = [
       "${local.logs_arn}:log-group:/aws/apigateway/${each.value.name}/access",
       "${local.logs_arn}:log-group:/aws/apigateway/${each.value.name}/access:*",
+      # API Gateway's execution logs: the REST API id is AWS's; the stage is the environment.
+      "${local.logs_arn}:log-group:API-Gateway-Execution-Logs_*/${each.key}",
+      "${local.logs_arn}:log-group:API-Gateway-Execution-Logs_*/${each.key}:*",
       "${local.logs_arn}:log-group:/aws/vpc/${each.value.name}/flow-logs",
       "${local.logs_arn}:log-group:/aws/vpc/${each.value.name}/flow-logs:*",
       "${local.logs_arn}:log-group:/ecs/${each.value.name}",
@@ -445,17 +448,39 @@ data "aws_iam_policy_document" "apply_data" {
     resources = ["*"]
   }
 
+  # The calls right after CreateKey (the provider enables rotation, waits for the key
+  # policy and the tags, reads the key; modules/kms creates the alias; ECR and Secrets
+  # Manager use the new key): "It might take up to five minutes for tag and alias changes to
+  # affect KMS key authorization" (KMS developer guide, "Use tags to control access to KMS
+  # keys"), so a brand-new key may not show its Environment tag yet. IfExists lets a key
+  # whose tag is not visible through; a key tagged for anything else (the other
+  # environment, the bootstrap's "shared" state key) is still refused here, and the Deny
+  # fence in main.tf refuses the other environment's keys outright. None of these calls can
+  # widen access to a key: changing its policy, tags or deletion stays tag-bound below.
   statement {
-    sid = "KMSThisEnvironmentsKeys"
+    sid = "KMSSetUpNewKeys"
     actions = [
       "kms:CreateAlias",
-      "kms:DeleteAlias",
       "kms:DescribeKey",
-      "kms:DisableKeyRotation",
       "kms:EnableKeyRotation",
       "kms:GetKeyPolicy",
       "kms:GetKeyRotationStatus",
       "kms:ListResourceTags",
+    ]
+    resources = ["${local.kms_arn}:key/*"]
+
+    condition {
+      test     = "StringEqualsIfExists"
+      variable = "aws:ResourceTag/Environment"
+      values   = [each.key]
+    }
+  }
+
+  statement {
+    sid = "KMSThisEnvironmentsKeys"
+    actions = [
+      "kms:DeleteAlias",
+      "kms:DisableKeyRotation",
       "kms:PutKeyPolicy",
       "kms:ScheduleKeyDeletion",
       "kms:TagResource",
@@ -485,8 +510,9 @@ data "aws_iam_policy_document" "apply_data" {
     actions   = ["kms:CreateGrant", "kms:Decrypt", "kms:GenerateDataKey", "kms:RetireGrant"]
     resources = ["${local.kms_arn}:key/*"]
 
+    # IfExists: ECR and Secrets Manager use the key minutes after it was created (above).
     condition {
-      test     = "StringEquals"
+      test     = "StringEqualsIfExists"
       variable = "aws:ResourceTag/Environment"
       values   = [each.key]
     }

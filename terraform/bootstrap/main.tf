@@ -60,6 +60,12 @@ module "state_bucket" {
 # rather than in an environment: two environments would overwrite each other's setting)
 ################################################################################
 
+# A plain service trust, as the API Gateway developer guide gives it ("Set up CloudWatch
+# logging for REST APIs": a role with apigateway.amazonaws.com as its trusted entity). The
+# account setting is checked and used by API Gateway itself, which does not document
+# sending aws:SourceAccount / aws:SourceArn for this role: a condition on them could make
+# `cloudwatchRoleArn` fail ("The role ARN does not have required permissions") and every
+# stage's logging with it. The role can only write logs (AmazonAPIGatewayPushToCloudWatchLogs).
 data "aws_iam_policy_document" "apigateway_assume" {
   statement {
     sid     = "APIGateway"
@@ -68,12 +74,6 @@ data "aws_iam_policy_document" "apigateway_assume" {
     principals {
       type        = "Service"
       identifiers = ["apigateway.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account]
     }
   }
 }
@@ -153,11 +153,6 @@ resource "aws_iam_role" "plan" {
   max_session_duration = 3600
 }
 
-resource "aws_iam_role_policy_attachment" "plan_read_only" {
-  role       = aws_iam_role.plan.name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/ReadOnlyAccess"
-}
-
 data "aws_iam_policy_document" "plan" {
   statement {
     sid       = "ListStateBucket"
@@ -171,7 +166,9 @@ data "aws_iam_policy_document" "plan" {
     resources = [for e in local.envs : "${local.state_arn}/${e.state_key}"]
   }
 
-  # plan takes the lock: it writes and removes `<key>.tflock` next to the state.
+  # plan takes the lock: with use_lockfile the S3 backend writes and removes `<key>.tflock`
+  # next to the state (Terraform docs, S3 backend, "Permissions Required": s3:GetObject,
+  # s3:PutObject and s3:DeleteObject on the lock file).
   statement {
     sid       = "TakeTheLock"
     actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
@@ -184,8 +181,40 @@ data "aws_iam_policy_document" "plan" {
     resources = [module.state_kms.key_arn]
   }
 
-  # ReadOnlyAccess can read every object in the account; a pull request must not read the
-  # documents or anything else but the state.
+  # The refresh of aws_secretsmanager_secret_version reads the version with GetSecretValue
+  # (internal/service/secretsmanager/secret_version.go: resourceSecretVersionRead ->
+  # findSecretVersionByTwoPartKey -> GetSecretValue), also with secret_string_wo. The
+  # smoke-test key is the only secret whose version Terraform manages; its value is an API
+  # key that is in the state anyway (aws_api_gateway_api_key.value).
+  statement {
+    sid       = "RefreshTheSmokeTestKeyVersion"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [for e in local.envs : e.smoke_secret]
+  }
+
+  # ...and Secrets Manager decrypts it with the environment's secrets key, which the
+  # environment creates after this role: the encryption context (the secret's ARN) narrows
+  # Decrypt to the smoke-test secrets.
+  statement {
+    sid       = "DecryptTheSmokeTestKeyVersion"
+    actions   = ["kms:Decrypt"]
+    resources = ["arn:${local.partition}:kms:${local.region}:${local.account}:key/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["secretsmanager.${local.region}.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringLike"
+      variable = "kms:EncryptionContext:SecretARN"
+      values   = [for e in local.envs : e.smoke_secret]
+    }
+  }
+
+  # Defence in depth, whatever else is attached: no object but the state, no secret value
+  # but the smoke-test key's (the Qdrant URL and key stay unreadable to a pull request).
   statement {
     sid           = "NoOtherObjects"
     effect        = "Deny"
@@ -194,10 +223,10 @@ data "aws_iam_policy_document" "plan" {
   }
 
   statement {
-    sid       = "NoSecretValues"
-    effect    = "Deny"
-    actions   = ["secretsmanager:GetSecretValue", "ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"]
-    resources = ["*"]
+    sid           = "NoOtherSecretValues"
+    effect        = "Deny"
+    actions       = ["secretsmanager:GetSecretValue", "ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"]
+    not_resources = [for e in local.envs : e.smoke_secret]
   }
 }
 
@@ -205,6 +234,18 @@ resource "aws_iam_role_policy" "plan" {
   name   = "state-and-limits"
   role   = aws_iam_role.plan.id
   policy = data.aws_iam_policy_document.plan.json
+}
+
+# What a refresh of the stack reads (plan_permissions.tf), instead of ReadOnlyAccess.
+resource "aws_iam_policy" "plan_read" {
+  name        = "${var.app_name}-github-plan-read"
+  description = "terraform plan of ${var.app_name}: the Describe/Get/List calls a refresh makes, nothing else"
+  policy      = data.aws_iam_policy_document.plan_read.json
+}
+
+resource "aws_iam_role_policy_attachment" "plan_read" {
+  role       = aws_iam_role.plan.name
+  policy_arn = aws_iam_policy.plan_read.arn
 }
 
 ################################################################################
@@ -241,11 +282,28 @@ data "aws_iam_policy_document" "apply" {
     resources = [module.state_kms.key_arn]
   }
 
-  # IAM only for this environment's own roles (task roles, flow-log role).
+  # IAM only for this environment's own roles (task roles, flow-log role). A role is created
+  # and given policies only with the fixed permissions boundary (boundary.tf) attached...
+  statement {
+    sid = "CreateRolesWithinTheBoundary"
+    actions = [
+      "iam:CreateRole",
+      "iam:PutRolePermissionsBoundary",
+      "iam:PutRolePolicy",
+    ]
+    resources = ["arn:${local.partition}:iam::${local.account}:role/${each.value.name}-*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PermissionsBoundary"
+      values   = [aws_iam_policy.workload_boundary[each.key].arn]
+    }
+  }
+
+  # ...and everything else on them cannot widen what the boundary allows.
   statement {
     sid = "ManageThisEnvironmentsRoles"
     actions = [
-      "iam:CreateRole",
       "iam:DeleteRole",
       "iam:DeleteRolePolicy",
       "iam:GetRole",
@@ -255,7 +313,6 @@ data "aws_iam_policy_document" "apply" {
       "iam:ListRolePolicies",
       "iam:ListRoleTags",
       "iam:PassRole",
-      "iam:PutRolePolicy",
       "iam:TagRole",
       "iam:UntagRole",
       "iam:UpdateAssumeRolePolicy",
@@ -263,6 +320,35 @@ data "aws_iam_policy_document" "apply" {
       "iam:UpdateRoleDescription",
     ]
     resources = ["arn:${local.partition}:iam::${local.account}:role/${each.value.name}-*"]
+  }
+
+  # Belt and braces against any later Allow: no role without the boundary, no policy on
+  # such a role, and the boundary never comes off (iam:PermissionsBoundary is the boundary
+  # the role has or gets; service authorization reference, IAM condition keys).
+  statement {
+    sid    = "NoRoleOutsideTheBoundary"
+    effect = "Deny"
+    actions = [
+      "iam:AttachRolePolicy",
+      "iam:CreateRole",
+      "iam:DetachRolePolicy",
+      "iam:PutRolePermissionsBoundary",
+      "iam:PutRolePolicy",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "StringNotEquals"
+      variable = "iam:PermissionsBoundary"
+      values   = [aws_iam_policy.workload_boundary[each.key].arn]
+    }
+  }
+
+  statement {
+    sid       = "NeverRemoveTheBoundary"
+    effect    = "Deny"
+    actions   = ["iam:DeleteRolePermissionsBoundary"]
+    resources = ["*"]
   }
 
   # ECS, Elastic Load Balancing, Application Auto Scaling and WAF logging create their
@@ -386,10 +472,72 @@ data "aws_iam_policy_document" "deploy" {
     resources = [each.value.service]
   }
 
+  # The rollout watches the service's tasks; deploy/ingest.py waits for its one-off task.
   statement {
-    sid       = "ReadThisServicesTasks"
+    sid       = "ReadThisClustersTasks"
     actions   = ["ecs:DescribeTasks"]
     resources = [each.value.tasks]
+  }
+
+  # deploy/ingest.py: one ingestion task from this environment's task definition, in this
+  # environment's cluster only (RunTask is authorised on the task definition; ecs:cluster
+  # is the cluster it starts in). The two roles it passes are in PassTheTwoTaskRoles.
+  statement {
+    sid       = "RunTheOneOffIngestionTask"
+    actions   = ["ecs:RunTask"]
+    resources = [each.value.family]
+
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [each.value.cluster]
+    }
+  }
+
+  # RunTask with tags (propagated from the task definition) tags the new task.
+  statement {
+    sid       = "TagTheOneOffTask"
+    actions   = ["ecs:TagResource"]
+    resources = [each.value.tasks]
+
+    condition {
+      test     = "StringEquals"
+      variable = "ecs:CreateAction"
+      values   = ["RunTask"]
+    }
+  }
+
+  # The first bootstrap uploads docs/sample for that task to ingest.
+  statement {
+    sid       = "ListTheDocumentsBucket"
+    actions   = ["s3:ListBucket"]
+    resources = [each.value.documents_bucket]
+  }
+
+  statement {
+    sid       = "UploadDocuments"
+    actions   = ["s3:PutObject"]
+    resources = ["${each.value.documents_bucket}/*"]
+  }
+
+  # The bucket encrypts with its own KMS key (SSE-KMS, bucket key on: the encryption
+  # context is the bucket's ARN), created by the environment after this role.
+  statement {
+    sid       = "EncryptUploadedDocuments"
+    actions   = ["kms:GenerateDataKey"]
+    resources = ["arn:${local.partition}:kms:${local.region}:${local.account}:key/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${local.region}.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:EncryptionContext:aws:s3:arn"
+      values   = [each.value.documents_bucket]
+    }
   }
 
   # ListTasks is authorised on container instances, which Fargate has none of; the cluster

@@ -1,5 +1,5 @@
 # prod: a NAT gateway per AZ, WAF on, 30-day secret recovery, deletion protection (set by
-# environment = "prod"). Replace 123456789012 and the repository as for dev.
+# environment = "prod"). Replace the repository as for dev.
 environment = "prod"
 aws_region  = "us-east-1"
 repository  = "example-org/qa-service"
@@ -17,14 +17,8 @@ bedrock_model_id           = "us.amazon.nova-lite-v1:0"
 bedrock_max_tokens         = 1024
 log_level                  = "INFO"
 
-bedrock_model_arns = [
-  "arn:aws:bedrock:us-east-1::foundation-model/amazon.titan-embed-text-v2:0",
-  "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0",
-  "arn:aws:bedrock:us-east-2::foundation-model/amazon.nova-lite-v1:0",
-  "arn:aws:bedrock:us-west-2::foundation-model/amazon.nova-lite-v1:0",
-]
-bedrock_inference_profile_arns = [
-  "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.amazon.nova-lite-v1:0",
-]
+# The us. inference profile routes to these Regions; the task role may invoke the model in
+# each (the ARNs are derived from the ids and the caller's account).
+bedrock_model_regions = ["us-east-1", "us-east-2", "us-west-2"]
 
 alarm_emails = []

@@ -1,4 +1,4 @@
-"""The contracts of DESIGN.md, as the Terraform configuration resolves them."""
+"""The contracts of docs/architecture.md, as the Terraform configuration resolves them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 from tfconfig import TERRAFORM, Config, Stack, blocks
 
-DESIGN_OUTPUTS = {
+CONTRACT_OUTPUTS = {
     "ecr_repository_url",
     "ecs_cluster_name",
     "ecs_service_name",
@@ -16,7 +16,7 @@ DESIGN_OUTPUTS = {
 
 
 def test_design_outputs_and_the_stage_url_exist(root: Config) -> None:
-    assert set(root.outputs) >= DESIGN_OUTPUTS | {"api_stage_url"}
+    assert set(root.outputs) >= CONTRACT_OUTPUTS | {"api_stage_url"}
     assert root.outputs["api_invoke_url"]["value"] == "${module.api_gateway.invoke_url}"
     assert root.outputs["api_stage_url"]["value"] == "${module.api_gateway.invoke_url}"
 
@@ -222,8 +222,13 @@ def test_network_spans_azs_with_endpoints_and_flow_logs(stack: Stack) -> None:
     net = stack.scope("network")
     cfg = net.config
     endpoint = cfg.resource("aws_vpc_endpoint", "interface")
-    assert "var.interface_endpoints" in endpoint["for_each"]
-    assert endpoint["service_name"] == "com.amazonaws.${local.region}.${each.value}"
+    assert endpoint["for_each"] == "${local.interface_endpoints}"
+    assert "var.interface_endpoints" in cfg.locals["interface_endpoints"]
+    assert endpoint["service_name"] == (
+        "${data.aws_vpc_endpoint_service.interface[each.key].service_name}"
+    )
+    service = cfg.data("aws_vpc_endpoint_service", "interface")
+    assert service["service_name"] == "com.amazonaws.${local.region}.${each.value}"
     assert endpoint["private_dns_enabled"] is True
     assert set(cfg.variables["interface_endpoints"]["default"]) == {
         "ecr.api",

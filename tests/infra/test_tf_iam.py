@@ -53,9 +53,24 @@ STAR_RESOURCE_ALLOWED: dict[tuple[str, str, str], set[str]] = {
     },
     ("terraform/bootstrap", "apply_data", "KMSCreateTaggedKeys"): {"kms:CreateKey"},
     ("terraform/bootstrap", "apply_data", "KMSListAliases"): {"kms:ListAliases"},
+    ("terraform/bootstrap", "workload_boundary", "ECRLogin"): {"ecr:GetAuthorizationToken"},
+    ("terraform/bootstrap", "workload_boundary", "FindLogGroups"): {"logs:DescribeLogGroups"},
+    # The plan role's reads that support no resource-level permissions (plan_permissions.tf).
+    ("terraform/bootstrap", "plan_read", "ReadsWithoutResourceLevelPermissions"): {
+        "application-autoscaling:Describe*",
+        "ec2:Describe[A-Z]*[a-z]",
+        "ecs:DescribeTaskDefinition",
+        "elasticloadbalancing:Describe*",
+        "kms:ListAliases",
+        "logs:DescribeLogGroups",
+        "logs:DescribeResourcePolicies",
+        "logs:GetLogDelivery",
+        "logs:ListLogDeliveries",
+        "sns:GetSubscriptionAttributes",
+    },
 }
 MANAGED_POLICIES_ALLOWED = {
-    "arn:${local.partition}:iam::aws:policy/ReadOnlyAccess",
+    "${aws_iam_policy.plan_read.arn}",  # the plan role's scoped reads, not ReadOnlyAccess
     "arn:${local.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
     # the apply roles' own policies (test_tf_apply_role.py checks where they come from)
     "${each.value.arn}",
@@ -172,7 +187,10 @@ def test_task_role_reaches_only_bedrock_models_and_the_documents(
     )
     assert task["ReadDocuments"].resources == ["${var.documents_bucket_arn}/*"]
     iam_args = stack.root.config.modules["iam"]
-    assert iam_args["bedrock_model_arns"] == "${var.bedrock_model_arns}"
+    assert iam_args["bedrock_model_arns"] == "${module.bedrock_access.foundation_model_arns}"
+    assert iam_args["bedrock_inference_profile_arns"] == (
+        "${module.bedrock_access.inference_profile_arns}"
+    )
     assert iam_args["documents_bucket_arn"] == "${module.s3.bucket_arn}"
 
 
@@ -228,8 +246,13 @@ def test_deploy_role_has_exactly_the_rollout_permissions(
         "s3:GetObject",
     } <= actions
     assert not {
-        a for a in actions if a.startswith("s3:") and a not in {"s3:GetObject", "s3:ListBucket"}
+        a
+        for a in actions
+        if a.startswith("s3:") and a not in {"s3:GetObject", "s3:ListBucket", "s3:PutObject"}
     }
+    # The only write: documents into this environment's bucket (deploy/ingest.py).
+    writes = [s for s in deploy.values() if "s3:PutObject" in s.actions]
+    assert [s.resources for s in writes] == [["${each.value.documents_bucket}/*"]]
     assert deploy["ReadThisState"].resources == ["${local.state_arn}/${each.value.state_key}"]
     prefix = {c["variable"]: c for c in blocks(deploy["FindThisState"].body["condition"])}
     assert prefix["s3:prefix"]["values"] == ["${each.value.state_key}", "env:/"]
@@ -287,8 +310,10 @@ def test_plan_role_reads_state_but_no_documents_or_secret_values(
     plan = _by_sid(all_statements, "terraform/bootstrap", "plan")
     assert plan["NoOtherObjects"].effect == "Deny"
     assert plan["NoOtherObjects"].body["not_resources"] == ["${local.state_arn}/*"]
-    assert "secretsmanager:GetSecretValue" in plan["NoSecretValues"].actions
-    assert plan["NoSecretValues"].effect == "Deny"
+    deny = plan["NoOtherSecretValues"]
+    assert "secretsmanager:GetSecretValue" in deny.actions
+    assert deny.effect == "Deny"
+    assert deny.body["not_resources"] == "${[for e in local.envs : e.smoke_secret]}"
     writes = {a for st in plan.values() if st.effect == "Allow" for a in st.actions if "Put" in a}
     assert writes == {"s3:PutObject"}
     assert (

@@ -12,7 +12,7 @@ from tfconfig import REPO, TEMPLATE, Stack, TemplateError, render_template, temp
 from app.config import Settings
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
-DESIGN_ENVIRONMENT = {
+CONTRACT_ENVIRONMENT = {
     "APP_NAME",
     "ENVIRONMENT",
     "AWS_REGION",
@@ -137,7 +137,7 @@ def test_rendered_container_gets_qdrant_from_secrets_and_settings_as_environment
     assert set(secrets) == {"QDRANT_URL", "QDRANT_API_KEY"}
     assert secrets["QDRANT_URL"].endswith(":secret:qa-service/dev/qdrant_url-AbCdEf")
     env = {e["name"] for e in container["environment"]}
-    assert env >= DESIGN_ENVIRONMENT
+    assert env >= CONTRACT_ENVIRONMENT
     assert not env & set(secrets), "a secret must not also be plain environment"
     unknown = env - set(Settings.model_fields)
     assert not unknown, f"the service has no setting named {sorted(unknown)}"

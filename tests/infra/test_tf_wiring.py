@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from tfconfig import TERRAFORM, Config, blocks, parse_file
+from tfconfig import TERRAFORM, Config, blocks, load_schema, parse_file
 from wiring_check import (
     module_call_problems,
     reference_problems,
@@ -121,13 +121,23 @@ def test_no_external_data_source_or_provisioner(configs: list[Config]) -> None:
             assert rtype not in {"null_resource", "terraform_data"} or "provisioner" not in body
 
 
-def test_versions_pin_terraform_and_aws_provider_6(root: Config, bootstrap: Config) -> None:
-    for cfg in (root, bootstrap):
+def test_versions_pin_terraform_and_the_aws_provider_exactly(configs: list[Config]) -> None:
+    """One provider release everywhere, the one the offline schema describes: a PR plan and
+    the apply cannot resolve different releases (the lock file is refreshed on GitHub)."""
+    schema_version = load_schema()["provider_version"]
+    for cfg in configs:
         tf = blocks(cfg.files["versions.tf"]["terraform"])[0]
         assert re.fullmatch(r">= 1\.1[01]", tf["required_version"]), cfg.rel
+        uses_aws = any(
+            t.startswith("aws_") for _, t, _, _ in [*cfg.resources(), *cfg.data_sources()]
+        )
+        if not uses_aws:
+            assert "required_providers" not in tf, cfg.rel
+            continue
         aws = tf["required_providers"][0]["aws"]
         assert aws["source"] == "hashicorp/aws"
-        assert re.fullmatch(r"~> 6\.\d+", aws["version"]), f"{cfg.rel}: pin AWS provider 6.x"
+        assert aws["version"] == schema_version == "6.25.0", f"{cfg.rel}: {aws['version']}"
+    root = next(c for c in configs if c.rel == "terraform")
     backend = blocks(root.files["versions.tf"]["terraform"])[0]["backend"]
     assert [next(iter(b)) for b in backend] == ["s3"]
 

@@ -88,6 +88,16 @@ resource "aws_api_gateway_integration" "this" {
   uri                     = "http://${var.nlb_dns_name}:${var.nlb_listener_port}${each.value.path}"
   timeout_milliseconds    = each.value.timeout_ms
   response_transfer_mode  = each.value.stream ? "STREAM" : "BUFFERED"
+
+  # The service logs and answers with this id and trusts no other (a client could send any
+  # x-amzn-requestid). API Gateway sets the header itself, overwriting what the client sent:
+  # parameter mapping works "in your integration request for proxy and non-proxy
+  # integrations" and takes `context.<name>` as a source (API Gateway developer guide,
+  # "Parameter mapping source reference for REST APIs"); the VPC link changes only the
+  # connection, not the mapping.
+  request_parameters = {
+    "integration.request.header.x-gateway-request-id" = "context.requestId"
+  }
 }
 
 ################################################################################
@@ -114,6 +124,16 @@ resource "aws_api_gateway_deployment" "this" {
   lifecycle {
     create_before_destroy = true
   }
+}
+
+# logging_level = "INFO" (method settings) makes API Gateway write execution logs to this
+# group, and create it itself (unencrypted, kept forever, outside the state) if it is
+# missing (API Gateway developer guide, "Set up CloudWatch logging for REST APIs"). Declared
+# here, with the key and retention of every other log group, before the stage logs.
+resource "aws_cloudwatch_log_group" "execution" {
+  name              = "API-Gateway-Execution-Logs_${aws_api_gateway_rest_api.this.id}/${var.stage_name}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.logs_kms_key_arn
 }
 
 resource "aws_cloudwatch_log_group" "access" {
@@ -151,6 +171,8 @@ resource "aws_api_gateway_stage" "this" {
       wafResponseCode    = "$context.wafResponseCode"
     })
   }
+
+  depends_on = [aws_cloudwatch_log_group.execution]
 }
 
 resource "aws_api_gateway_method_settings" "all" {
@@ -168,6 +190,9 @@ resource "aws_api_gateway_method_settings" "all" {
     caching_enabled        = false
     cache_data_encrypted   = true
   }
+
+  # Execution logging starts here: its log group must exist first.
+  depends_on = [aws_cloudwatch_log_group.execution]
 }
 
 ################################################################################
@@ -195,14 +220,26 @@ resource "aws_api_gateway_usage_plan" "this" {
   }
 }
 
+# A new generation must mean new key values. Since provider 5.16 a new `name` is an in-place
+# update that keeps the value (CHANGELOG: "resource/aws_api_gateway_api_key: Allow updating
+# `name`", #33281), so the keys are replaced explicitly whenever the generation changes.
+resource "terraform_data" "api_key_generation" {
+  input = var.api_key_generation
+}
+
 # AWS generates each key's value. The provider keeps it in state as a sensitive attribute
-# (aws_api_gateway_api_key has no write-only form); it is never in code or variables.
+# (aws_api_gateway_api_key has no write-only form in 6.25); it is never in code or
+# variables. README, "What a pull request can read", says who can read the state.
 resource "aws_api_gateway_api_key" "this" {
   for_each = toset(["clients", "smoke"])
 
   name        = "${var.name}-${each.key}-${var.api_key_generation}"
   description = each.key == "smoke" ? "Post-deploy smoke test of ${var.name}" : "Clients of ${var.name}"
   enabled     = true
+
+  lifecycle {
+    replace_triggered_by = [terraform_data.api_key_generation]
+  }
 }
 
 resource "aws_api_gateway_usage_plan_key" "this" {

@@ -41,9 +41,8 @@ variable "integration_timeout_ms" {
 }
 
 variable "stream_timeout_ms" {
-  description = "Integration timeout of `/ask/stream` in milliseconds; a streamed response may run up to 15 minutes where the account's quota allows more than 29 s."
+  description = "Integration timeout of `/ask/stream` in milliseconds. A STREAM integration may run up to 15 minutes without a quota increase (API Gateway developer guide, \"Stream the integration response\"); the stream is also cut after 5 minutes without a byte (Regional endpoints)."
   type        = number
-  default     = 29000
 
   validation {
     condition     = var.stream_timeout_ms >= 50 && var.stream_timeout_ms <= 900000

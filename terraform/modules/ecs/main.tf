@@ -13,21 +13,10 @@ locals {
 resource "aws_ecs_cluster" "this" {
   name = var.name
 
+  #checkov:skip=CKV_AWS_224:No ECS Exec (the service sets enable_execute_command = false, see there), so there are no exec sessions to log or encrypt.
   setting {
     name  = "containerInsights"
     value = var.container_insights
-  }
-
-  configuration {
-    execute_command_configuration {
-      kms_key_id = var.logs_kms_key_arn
-      logging    = "OVERRIDE"
-
-      log_configuration {
-        cloud_watch_encryption_enabled = true
-        cloud_watch_log_group_name     = aws_cloudwatch_log_group.this.name
-      }
-    }
   }
 }
 
@@ -122,10 +111,15 @@ resource "aws_ecs_service" "this" {
   deployment_minimum_healthy_percent = 100
   deployment_maximum_percent         = 200
   health_check_grace_period_seconds  = var.health_check_grace_period_seconds
-  enable_execute_command             = var.enable_execute_command
-  availability_zone_rebalancing      = "ENABLED"
-  enable_ecs_managed_tags            = true
-  propagate_tags                     = "SERVICE"
+  # No ECS Exec, on purpose. Making it work would need writable agent paths in a read-only
+  # container, `ssmmessages:*` on `*` for the task role (no resource-level permissions) and
+  # ecs:ExecuteCommand for someone, for a shell beside the Qdrant secrets in the process
+  # environment. Debugging goes through the logs, /ready, and a one-off task with the same
+  # task definition (deploy/ingest.py shows the pattern).
+  enable_execute_command        = false
+  availability_zone_rebalancing = "ENABLED"
+  enable_ecs_managed_tags       = true
+  propagate_tags                = "SERVICE"
 
   deployment_circuit_breaker {
     enable   = true

@@ -64,9 +64,22 @@ variable "task_cpu" {
 }
 
 variable "task_memory" {
-  description = "Fargate task memory in MiB (must fit the CPU size, e.g. 1024-4096 for 512 CPU)."
+  description = "Fargate task memory in MiB, one the CPU size allows: 256 CPU: 512, 1024, 2048; 512: 1024-4096; 1024: 2048-8192; 2048: 4096-16384; 4096: 8192-30720 (in steps of 1024)."
   type        = number
   default     = 1024
+
+  # Fargate's task sizes (ECS developer guide, "Task CPU and memory" for Fargate): an
+  # invalid pair would otherwise fail only at RegisterTaskDefinition, mid-apply.
+  validation {
+    condition = contains(lookup({
+      256  = [512, 1024, 2048]
+      512  = [for gib in range(1, 5) : gib * 1024]
+      1024 = [for gib in range(2, 9) : gib * 1024]
+      2048 = [for gib in range(4, 17) : gib * 1024]
+      4096 = [for gib in range(8, 31) : gib * 1024]
+    }, tostring(var.task_cpu), []), var.task_memory)
+    error_message = "task_memory is not a Fargate size for this task_cpu: 256 CPU takes 512, 1024 or 2048 MiB; 512 takes 1024-4096; 1024 takes 2048-8192; 2048 takes 4096-16384; 4096 takes 8192-30720 (multiples of 1024)."
+  }
 }
 
 variable "cpu_architecture" {
@@ -161,12 +174,6 @@ variable "health_check_grace_period_seconds" {
   default     = 60
 }
 
-variable "enable_execute_command" {
-  description = "Whether ECS Exec may open a shell in the tasks. Off unless debugging."
-  type        = bool
-  default     = false
-}
-
 variable "container_insights" {
   description = "Container Insights level: `enabled`, `enhanced` or `disabled`."
   type        = string
@@ -185,6 +192,6 @@ variable "log_retention_days" {
 }
 
 variable "logs_kms_key_arn" {
-  description = "KMS key ARN that encrypts the log group and ECS Exec sessions."
+  description = "KMS key ARN that encrypts the service's log group."
   type        = string
 }

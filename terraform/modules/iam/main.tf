@@ -35,9 +35,10 @@ data "aws_iam_policy_document" "ecs_tasks_assume" {
 ################################################################################
 
 resource "aws_iam_role" "task_exec" {
-  name               = "${var.name}-task-exec"
-  description        = "ECS pulls the ${var.name} image, writes its logs and reads its Qdrant secrets"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  name                 = "${var.name}-task-exec"
+  description          = "ECS pulls the ${var.name} image, writes its logs and reads its Qdrant secrets"
+  assume_role_policy   = data.aws_iam_policy_document.ecs_tasks_assume.json
+  permissions_boundary = var.permissions_boundary_arn
 }
 
 data "aws_iam_policy_document" "task_exec" {
@@ -94,9 +95,10 @@ resource "aws_iam_role_policy" "task_exec" {
 ################################################################################
 
 resource "aws_iam_role" "task" {
-  name               = "${var.name}-task"
-  description        = "The ${var.name} service: Bedrock models and the documents bucket"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  name                 = "${var.name}-task"
+  description          = "The ${var.name} service: Bedrock models and the documents bucket"
+  assume_role_policy   = data.aws_iam_policy_document.ecs_tasks_assume.json
+  permissions_boundary = var.permissions_boundary_arn
 }
 
 data "aws_iam_policy_document" "task" {

@@ -54,3 +54,8 @@ variable "documents_kms_key_arn" {
   description = "ARN of the KMS key that encrypts the documents bucket."
   type        = string
 }
+
+variable "permissions_boundary_arn" {
+  description = "Managed policy every role of this module carries as its permissions boundary (created by terraform/bootstrap)."
+  type        = string
+}

@@ -19,8 +19,12 @@ output "listener_port" {
 }
 
 output "target_group_arn" {
-  description = "ARN of the target group the ECS service registers into."
+  description = "ARN of the target group the ECS service registers into; known only once the listener forwards to it."
   value       = aws_lb_target_group.this.arn
+
+  # CreateService refuses a target group that no listener uses yet ("The target group ...
+  # does not have an associated load balancer"); the service reads this output, so it waits.
+  depends_on = [aws_lb_listener.this]
 }
 
 output "target_group_arn_suffix" {

@@ -1,11 +1,20 @@
 # No `state = "available"` filter: an impaired zone would drop out of the list, shift the
 # ones after it and move subnets. Local Zones are left out.
 data "aws_availability_zones" "available" {
-  #checkov:skip=CKV_AWS_394:Subnets use the first az_count zones by name; new zones sort after the existing ones, so the chosen zones never change.
+  #checkov:skip=CKV_AWS_394:Subnets use the first az_count zones by zone ID; new zone IDs sort after the existing ones, so the chosen zones never change.
   filter {
     name   = "opt-in-status"
     values = ["opt-in-not-required"]
   }
+}
+
+# Where each interface endpoint's service is offered: not every service is in every zone
+# ("The VPC endpoint service ... does not support the availability zone of the subnet").
+data "aws_vpc_endpoint_service" "interface" {
+  for_each = local.interface_endpoints
+
+  service_name = "com.amazonaws.${local.region}.${each.value}"
+  service_type = "Interface"
 }
 
 data "aws_region" "current" {}
@@ -13,9 +22,14 @@ data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
 locals {
-  azs       = slice(data.aws_availability_zones.available.names, 0, var.az_count)
-  nat_count = var.single_nat_gateway ? 1 : var.az_count
-  region    = data.aws_region.current.region
+  # Chosen by zone ID: a zone *name* maps to a different physical zone in each account, so
+  # names would put dev and prod (and the endpoint services' zones) in unrelated places.
+  az_ids              = slice(sort(data.aws_availability_zones.available.zone_ids), 0, var.az_count)
+  az_name             = zipmap(data.aws_availability_zones.available.zone_ids, data.aws_availability_zones.available.names)
+  azs                 = [for id in local.az_ids : local.az_name[id]]
+  interface_endpoints = { for service in var.interface_endpoints : replace(service, ".", "-") => service }
+  nat_count           = var.single_nat_gateway ? 1 : var.az_count
+  region              = data.aws_region.current.region
 }
 
 ################################################################################
@@ -46,7 +60,7 @@ resource "aws_subnet" "public" {
 
   vpc_id                  = aws_vpc.this.id
   cidr_block              = cidrsubnet(var.cidr, 4, count.index)
-  availability_zone       = local.azs[count.index]
+  availability_zone_id    = local.az_ids[count.index]
   map_public_ip_on_launch = false # only the NAT gateways live here, with their own EIPs
 
   tags = { Name = "${var.name}-public-${local.azs[count.index]}", Tier = "public" }
@@ -55,9 +69,9 @@ resource "aws_subnet" "public" {
 resource "aws_subnet" "private" {
   count = var.az_count
 
-  vpc_id            = aws_vpc.this.id
-  cidr_block        = cidrsubnet(var.cidr, 4, count.index + 8)
-  availability_zone = local.azs[count.index]
+  vpc_id               = aws_vpc.this.id
+  cidr_block           = cidrsubnet(var.cidr, 4, count.index + 8)
+  availability_zone_id = local.az_ids[count.index]
 
   tags = { Name = "${var.name}-private-${local.azs[count.index]}", Tier = "private" }
 }
@@ -169,16 +183,28 @@ resource "aws_vpc_endpoint" "s3" {
 }
 
 resource "aws_vpc_endpoint" "interface" {
-  for_each = { for service in var.interface_endpoints : replace(service, ".", "-") => service }
+  for_each = local.interface_endpoints
 
-  vpc_id              = aws_vpc.this.id
-  service_name        = "com.amazonaws.${local.region}.${each.value}"
-  vpc_endpoint_type   = "Interface"
-  subnet_ids          = aws_subnet.private[*].id
+  vpc_id            = aws_vpc.this.id
+  service_name      = data.aws_vpc_endpoint_service.interface[each.key].service_name
+  vpc_endpoint_type = "Interface"
+  # Only the private subnets whose zone offers the service; tasks in the other zones reach
+  # the endpoint across zones through its private DNS name.
+  subnet_ids = [
+    for i, subnet in aws_subnet.private : subnet.id
+    if contains(data.aws_vpc_endpoint_service.interface[each.key].availability_zones, local.azs[i])
+  ]
   security_group_ids  = [aws_security_group.endpoints.id]
   private_dns_enabled = true
 
   tags = { Name = "${var.name}-${each.value}" }
+
+  lifecycle {
+    precondition {
+      condition     = length(setintersection(data.aws_vpc_endpoint_service.interface[each.key].availability_zones, local.azs)) > 0
+      error_message = "The endpoint service ${each.value} is offered in none of the chosen zones (${join(", ", local.azs)}): remove it from vpc_interface_endpoints (it goes through NAT) or raise az_count."
+    }
+  }
 }
 
 ################################################################################
@@ -224,8 +250,9 @@ data "aws_iam_policy_document" "flow_logs" {
 }
 
 resource "aws_iam_role" "flow_logs" {
-  name_prefix        = "${var.name}-flow-logs-"
-  assume_role_policy = data.aws_iam_policy_document.flow_logs_assume.json
+  name_prefix          = "${var.name}-flow-logs-"
+  assume_role_policy   = data.aws_iam_policy_document.flow_logs_assume.json
+  permissions_boundary = var.permissions_boundary_arn
 }
 
 resource "aws_iam_role_policy" "flow_logs" {

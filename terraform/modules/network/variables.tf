@@ -47,3 +47,8 @@ variable "log_retention_days" {
   type        = number
   default     = 365
 }
+
+variable "permissions_boundary_arn" {
+  description = "Managed policy every role of this module carries as its permissions boundary (created by terraform/bootstrap)."
+  type        = string
+}

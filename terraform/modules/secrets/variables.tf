@@ -19,12 +19,14 @@ variable "environment" {
 }
 
 variable "recovery_window_in_days" {
-  description = "Days a deleted secret can be restored (7-30); `0` deletes at once and is refused here."
+  description = "Days a deleted secret can be restored: 7-30, or 0 to delete at once (dev: the fixed names are free again right after a destroy)."
   type        = number
   default     = 30
 
+  # The provider sends ForceDeleteWithoutRecovery for 0 and RecoveryWindowInDays otherwise
+  # (internal/service/secretsmanager/secret.go); Secrets Manager accepts 7-30 for the latter.
   validation {
-    condition     = var.recovery_window_in_days >= 7 && var.recovery_window_in_days <= 30
-    error_message = "recovery_window_in_days must be between 7 and 30: a deleted secret must stay restorable."
+    condition     = var.recovery_window_in_days == 0 || (var.recovery_window_in_days >= 7 && var.recovery_window_in_days <= 30)
+    error_message = "recovery_window_in_days must be 0 (delete at once) or between 7 and 30."
   }
 }

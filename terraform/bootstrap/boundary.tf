@@ -1,0 +1,96 @@
+################################################################################
+# The permissions boundary of every role an environment's Terraform creates
+#
+# The apply role may create and change roles named `<app>-<env>-*` (main.tf), trusted by
+# whatever the configuration says. Without a ceiling, a Terraform change could create a role
+# with `*:*`, trusted by the other environment's GitHub subject, and reach it. The apply
+# role may create or change a role only with this boundary attached (condition
+# iam:PermissionsBoundary), and may never remove it; the boundary is a fixed managed policy
+# that the apply role cannot edit. A role's effective permissions are the intersection of
+# its own policies and this one (IAM user guide, "Permissions boundaries for IAM entities").
+#
+# Its content: the union of what the stack's roles need (modules/iam: task and execution
+# roles; modules/network: the flow-logs role), each scoped to this environment.
+################################################################################
+
+data "aws_iam_policy_document" "workload_boundary" {
+  for_each = local.envs
+
+  # GetAuthorizationToken has no resource-level permissions: AWS accepts only `*`.
+  statement {
+    sid       = "ECRLogin"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "PullThisEnvironmentsImage"
+    actions   = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    resources = [each.value.repository]
+  }
+
+  statement {
+    sid     = "WriteThisEnvironmentsLogs"
+    actions = ["logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"]
+    resources = [
+      "${local.logs_arn}:log-group:/ecs/${each.value.name}:*",
+      "${local.logs_arn}:log-group:/aws/vpc/${each.value.name}/flow-logs:*",
+    ]
+  }
+
+  # DescribeLogGroups supports no resource-level permissions: AWS accepts only `*`.
+  statement {
+    sid       = "FindLogGroups"
+    actions   = ["logs:DescribeLogGroups"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "ReadThisEnvironmentsSecrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = ["arn:${local.partition}:secretsmanager:${local.region}:${local.account}:secret:${var.app_name}/${each.key}/*"]
+  }
+
+  statement {
+    sid       = "DecryptThroughSecretsManagerAndS3"
+    actions   = ["kms:Decrypt"]
+    resources = ["${local.kms_arn}:key/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["secretsmanager.${local.region}.amazonaws.com", "s3.${local.region}.amazonaws.com"]
+    }
+  }
+
+  # Models in any Region: an inference profile routes to several.
+  statement {
+    sid     = "InvokeBedrockModels"
+    actions = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+    resources = [
+      "arn:${local.partition}:bedrock:*::foundation-model/*",
+      "arn:${local.partition}:bedrock:*:${local.account}:inference-profile/*",
+    ]
+  }
+
+  statement {
+    sid       = "ListThisEnvironmentsDocuments"
+    actions   = ["s3:ListBucket"]
+    resources = [each.value.documents_bucket]
+  }
+
+  statement {
+    sid       = "ReadThisEnvironmentsDocuments"
+    actions   = ["s3:GetObject"]
+    resources = ["${each.value.documents_bucket}/*"]
+  }
+}
+
+resource "aws_iam_policy" "workload_boundary" {
+  for_each = local.envs
+
+  # The root module derives this ARN from the same name (local.permissions_boundary_arn).
+  name        = "${each.value.name}-workload-boundary"
+  description = "Permissions boundary of every role terraform apply of ${each.value.name} creates"
+  policy      = data.aws_iam_policy_document.workload_boundary[each.key].json
+}
