@@ -373,6 +373,16 @@ def test_the_toolchain_is_set_up_in_one_place() -> None:
             assert "uv sync" not in s.get("run", ""), (j.workflow, j.id)
 
 
+def test_comments_and_issues_show_terraforms_own_text_of_the_plan() -> None:
+    """tf-plan.sh writes plan.txt (`terraform show -no-color`) next to plan.json."""
+    for name, job_id, name_prefix in (
+        ("plan", "plan", "Comment the plan"),
+        ("drift", "drift", "Open"),
+    ):
+        script = step(job(name, job_id), name_prefix)["run"]
+        assert "--plan-json plan.json --plan-text plan.txt" in " ".join(script.split()), name
+
+
 def test_every_plan_is_the_one_script() -> None:
     for name, job_id in (("plan", "plan"), ("drift", "drift"), ("deploy", "deploy")):
         runs = [s.get("run", "") for s in job(name, job_id).steps]
