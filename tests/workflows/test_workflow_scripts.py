@@ -534,24 +534,27 @@ def _ingest(
     )
 
 
-@pytest.mark.parametrize("upload", ["true", "false"])
+@pytest.mark.parametrize(
+    ("upload", "call"),
+    [
+        # deploy.ingest uploads the local folder under the prefix, then ingests that prefix.
+        ("true", "--prefix sample/ docs/sample"),
+        ("false", "s3://docs-dev/sample/"),
+    ],
+)
 def test_ingest_loads_the_prefix_uploading_the_sample_first_when_asked(
-    upload: str, shell: dict[str, str], tmp_path: Path
+    upload: str, call: str, shell: dict[str, str], tmp_path: Path
 ) -> None:
     result = _ingest(shell, tmp_path, {"documents_bucket_name": {"value": "docs-dev"}}, upload)
     assert result.returncode == 0, result.stdout + result.stderr
     calls = Path(shell["FAKE_LOG"]).read_text().splitlines()
-    ingest = "python -m deploy.ingest --outputs tf-outputs.json --source s3://docs-dev/sample/"
-    if upload == "true":
-        assert calls == ["aws s3 sync docs/sample s3://docs-dev/sample/ --only-show-errors", ingest]
-    else:
-        assert calls == [ingest]
+    assert calls == [f"python -m deploy.ingest --outputs tf-outputs.json {call}"]
 
 
 def test_ingest_without_the_bucket_output_fails_clearly(
     shell: dict[str, str], tmp_path: Path
 ) -> None:
-    result = _ingest(shell, tmp_path, {"ecs_cluster_name": {"value": "c"}}, "true")
+    result = _ingest(shell, tmp_path, {"ecs_cluster_name": {"value": "c"}}, "false")
     assert result.returncode == 1
     assert "::error::Terraform output documents_bucket_name is missing" in result.stdout
     assert Path(shell["FAKE_LOG"]).read_text() == ""
