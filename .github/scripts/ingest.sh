@@ -3,15 +3,18 @@
 #   UPLOAD_SAMPLE=true   deploy.ingest uploads docs/sample to s3://<documents bucket>/PREFIX
 #                        and ingests that prefix (the bootstrap)
 #   UPLOAD_SAMPLE=false  ingests s3://<documents bucket>/PREFIX as it is
-# Usage: .github/scripts/ingest.sh TF_OUTPUTS_JSON PREFIX UPLOAD_SAMPLE(true|false)
+#   IMAGE_TAG (optional)  the task runs that commit's image (before a first rollout)
+# Usage: .github/scripts/ingest.sh TF_OUTPUTS_JSON PREFIX UPLOAD_SAMPLE(true|false) [IMAGE_TAG]
 set -euo pipefail
 
 outputs=${1:?usage: ingest.sh TF_OUTPUTS_JSON PREFIX UPLOAD_SAMPLE}
 prefix=${2:?usage: ingest.sh TF_OUTPUTS_JSON PREFIX UPLOAD_SAMPLE}
 upload=${3:-false}
+image=()
+if [[ -n "${4:-}" ]]; then image=(--image-tag "$4"); fi
 
 if [[ "$upload" == true ]]; then
-    python -m deploy.ingest --outputs "$outputs" --prefix "$prefix" docs/sample
+    python -m deploy.ingest --outputs "$outputs" "${image[@]}" --prefix "$prefix" docs/sample
     exit 0
 fi
 bucket=$(jq -r '.documents_bucket_name.value // empty' "$outputs")
@@ -19,4 +22,4 @@ if [[ -z "$bucket" ]]; then
     echo "::error::Terraform output documents_bucket_name is missing from $outputs"
     exit 1
 fi
-python -m deploy.ingest --outputs "$outputs" "s3://${bucket}/${prefix%/}/"
+python -m deploy.ingest --outputs "$outputs" "${image[@]}" "s3://${bucket}/${prefix%/}/"

@@ -455,6 +455,14 @@ def test_the_image_is_built_once_tagged_with_the_sha_and_pushed_by_that_sha() ->
     assert '"$IMAGE_TAG" != "$GITHUB_SHA"' in check
 
 
+def test_trivy_and_the_ecr_gate_read_one_scan_policy() -> None:
+    scan = step(job("ci", "image"), "Scan (Trivy)")["with"]
+    assert scan["trivyignores"] == ".trivyignore.yaml"
+    # Unfixed findings are not waved through: they need a dated entry, as at the gate.
+    assert scan["ignore-unfixed"] is False
+    assert {"CRITICAL", "HIGH"} <= set(scan["severity"].split(","))
+
+
 def test_the_image_artifact_is_stored_uncompressed_and_replaced_on_rerun() -> None:
     upload = step(job("ci", "image"), "Keep the image")["with"]
     assert upload["compression-level"] == 0

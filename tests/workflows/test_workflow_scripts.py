@@ -161,7 +161,12 @@ def _validate_ingest(
     environment: str, prefix: str, tmp_path: Path
 ) -> subprocess.CompletedProcess[str]:
     script = step(job("ingest", "validate"), "Check the environment").get("run", "")
-    env = {"PATH": os.environ["PATH"], "ENVIRONMENT": environment, "PREFIX": prefix}
+    env = {
+        "PATH": os.environ["PATH"],
+        "ENVIRONMENT": environment,
+        "PREFIX": prefix,
+        "IMAGE_TAG": "",
+    }
     return run_step(script, env, tmp_path)
 
 
@@ -517,7 +522,7 @@ def test_a_github_api_failure_fails_the_step_instead_of_passing_for_no_pr(
 
 
 def _ingest(
-    shell: dict[str, str], tmp_path: Path, outputs: object, upload: str
+    shell: dict[str, str], tmp_path: Path, outputs: object, upload: str, *image: str
 ) -> subprocess.CompletedProcess[str]:
     bin_dir = Path(shell["PATH"].split(os.pathsep)[0])
     for name in ("aws", "python"):
@@ -525,7 +530,7 @@ def _ingest(
         (bin_dir / name).chmod(0o755)
     (tmp_path / "tf-outputs.json").write_text(json.dumps(outputs), encoding="utf-8")
     return subprocess.run(
-        ["bash", str(SCRIPTS / "ingest.sh"), "tf-outputs.json", "sample/", upload],
+        ["bash", str(SCRIPTS / "ingest.sh"), "tf-outputs.json", "sample/", upload, *image],
         env=shell,
         cwd=tmp_path,
         capture_output=True,
@@ -549,6 +554,31 @@ def test_ingest_loads_the_prefix_uploading_the_sample_first_when_asked(
     assert result.returncode == 0, result.stdout + result.stderr
     calls = Path(shell["FAKE_LOG"]).read_text().splitlines()
     assert calls == [f"python -m deploy.ingest --outputs tf-outputs.json {call}"]
+
+
+def test_ingest_runs_a_given_commits_image(shell: dict[str, str], tmp_path: Path) -> None:
+    result = _ingest(shell, tmp_path, {"documents_bucket_name": {"value": "b"}}, "true", SHA)
+    assert result.returncode == 0, result.stdout + result.stderr
+    calls = Path(shell["FAKE_LOG"]).read_text().splitlines()
+    assert calls == [
+        f"python -m deploy.ingest --outputs tf-outputs.json --image-tag {SHA} "
+        "--prefix sample/ docs/sample"
+    ]
+
+
+@pytest.mark.parametrize(("image_tag", "ok"), [("", True), (SHA, True), (SHA[:7], False)])
+def test_ingest_accepts_no_image_tag_or_a_full_sha(
+    image_tag: str, ok: bool, tmp_path: Path
+) -> None:
+    script = step(job("ingest", "validate"), "Check the environment").get("run", "")
+    env = {
+        "PATH": os.environ["PATH"],
+        "ENVIRONMENT": "dev",
+        "PREFIX": "sample/",
+        "IMAGE_TAG": image_tag,
+    }
+    result = run_step(script, env, tmp_path)
+    assert (result.returncode == 0) == ok, result.stdout
 
 
 def test_ingest_without_the_bucket_output_fails_clearly(
