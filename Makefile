@@ -132,6 +132,7 @@ workflows-lint: install ## actionlint, zizmor --offline, GitHub's workflow schem
 	$(RUN) actionlint -config-file .github/actionlint.yaml .github/workflows/*.yml
 	$(RUN) zizmor --offline --quiet .github
 	$(RUN) check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(RUN) check-jsonschema --builtin-schema vendor.github-actions .github/actions/*/action.yml
 	$(RUN) check-jsonschema --builtin-schema custom.github-workflows-require-timeout .github/workflows/*.yml
 	$(RUN) check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
 	@if command -v shellcheck >/dev/null 2>&1; then shellcheck .github/scripts/*.sh && echo "shellcheck: .github/scripts/*.sh ok"; fi

@@ -14,10 +14,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from deploy._aws import aws_call
+from botocore.exceptions import ClientError
+
+from deploy import scan_gate
+from deploy._aws import aws_call, aws_error, error_code
 from deploy._cli import DeployError
 
 if TYPE_CHECKING:
+    from mypy_boto3_ecr import ECRClient
+    from mypy_boto3_ecr.type_defs import ImageIdentifierTypeDef
     from mypy_boto3_ecs import ECSClient
 
 __all__ = [
@@ -270,3 +275,29 @@ def wait_for(
                 f"{deployment.task_definition} did not deploy: {why}.", details
             )
         time.sleep(max(0.0, min(poll_seconds, deadline - time.monotonic())))
+
+
+def app_image(ecs: ECSClient, arn: str, repository_url: str, container: str | None) -> str:
+    """The image of the app container of task definition `arn`."""
+    with aws_call(f"describe_task_definition {arn}"):
+        definitions = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"][
+            "containerDefinitions"
+        ]
+    return str(definitions[container_for(definitions, repository_url, container)]["image"])
+
+
+def image_in_ecr(ecr: ECRClient, image: str, repository_url: str) -> bool:
+    """Whether `image` (`repo@sha256:..` or `repo:tag` of our repository) was pushed."""
+    _, at, digest = image.partition("@")
+    image_id: ImageIdentifierTypeDef = (
+        {"imageDigest": digest} if at else {"imageTag": image.rsplit(":", 1)[-1]}
+    )
+    try:
+        ecr.describe_images(
+            repositoryName=scan_gate.repository_name(repository_url), imageIds=[image_id]
+        )
+    except ClientError as exc:
+        if error_code(exc) == "ImageNotFoundException":
+            return False
+        raise aws_error(f"describe_images for {image}", exc) from exc
+    return True

@@ -18,8 +18,9 @@ With --image-tag the task runs that commit's image instead (a copy of the family
 revision with only the image changed, registered like a rollout's, needs
 `ecr_repository_url`): before an environment's first rollout the service still runs
 Terraform's placeholder `:initial`, which cannot start. The first release of an environment
-runs `python -m deploy.ingest --outputs tf-outputs.json --image-tag <sha> docs/sample`
-after pushing the image and before the rollout, so the first smoke test finds sources.
+runs `python -m deploy.ingest --outputs tf-outputs.json --image-tag <sha> --first-release-only
+docs/sample` after pushing the image and before the rollout, so the first smoke test finds
+sources; with --first-release-only nothing happens once the service runs a pushed image.
 
 Exit codes: 0 the task ingested (container exit 0), 1 the task failed or did not stop in
 time (the sentence names its log stream), 2 bad arguments or outputs.
@@ -44,7 +45,7 @@ from deploy._cli import (
     run,
     write_step_summary,
 )
-from deploy._ecs import current_task_definition, register_with_image
+from deploy._ecs import app_image, current_task_definition, image_in_ecr, register_with_image
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
@@ -92,9 +93,8 @@ def _log_stream(ecs: ECSClient, task_definition: str, container: str, task_id: s
 
 
 def ingest(args: argparse.Namespace) -> int:
-    outputs = load_outputs(
-        args.outputs, [*OUTPUTS, *(["ecr_repository_url"] if args.image_tag else [])]
-    )
+    needs_ecr = args.image_tag or args.first_release_only
+    outputs = load_outputs(args.outputs, [*OUTPUTS, *(["ecr_repository_url"] if needs_ecr else [])])
     cluster, service = str(outputs["ecs_cluster_name"]), str(outputs["ecs_service_name"])
     container, bucket = str(outputs["ecs_container_name"]), str(outputs["documents_bucket_name"])
     prefix = args.prefix.strip("/") + "/"
@@ -105,6 +105,19 @@ def ingest(args: argparse.Namespace) -> int:
         raise ConfigError(f"no such file or folder: {', '.join(missing)}.")
 
     ecs = ecs_client()
+    if args.first_release_only:
+        running = app_image(
+            ecs,
+            current_task_definition(ecs, cluster, service),
+            str(outputs["ecr_repository_url"]),
+            container,
+        )
+        if image_in_ecr(ecr_client(), running, str(outputs["ecr_repository_url"])):
+            print(
+                f"ingestion not needed: {service} already runs a released image ({running}); "
+                "load documents with the ingest workflow"
+            )
+            return EXIT_OK
     targets = list(remote)
     if local:
         uploaded = _upload(s3_client(), bucket, prefix, local)
@@ -188,6 +201,12 @@ def _parser() -> argparse.ArgumentParser:
         "--image-tag",
         type=commit_sha,
         help="run this commit's image (before the first rollout) instead of the service's",
+    )
+    parser.add_argument(
+        "--first-release-only",
+        action="store_true",
+        help="do nothing (exit 0) once the service runs an image that was pushed to ECR: "
+        "the release ingests docs/sample only before an environment's first rollout",
     )
     parser.add_argument(
         "--timeout-seconds", type=float, default=1800.0, help="wait for the task (1800)"

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from deploy import _ecs, scan_gate, smoke
-from deploy._aws import aws_call, aws_error, ecr_client, ecs_client, error_code
+from deploy._aws import aws_call, ecr_client, ecs_client
 from deploy._cli import (
     EXIT_OK,
     SHA,
@@ -61,7 +61,6 @@ from deploy._cli import (
 
 if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
-    from mypy_boto3_ecr.type_defs import ImageIdentifierTypeDef
     from mypy_boto3_ecs import ECSClient
 
 __all__ = ["RolloutFailedError", "main"]
@@ -162,31 +161,6 @@ def rollback_target(value: str) -> str:
         ) from None
 
 
-def _app_image(ecs: ECSClient, arn: str, repository_url: str, container: str | None) -> str:
-    with aws_call(f"describe_task_definition {arn}"):
-        definitions = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"][
-            "containerDefinitions"
-        ]
-    return str(definitions[_ecs.container_for(definitions, repository_url, container)]["image"])
-
-
-def _image_in_ecr(ecr: ECRClient, image: str, repository_url: str) -> bool:
-    """Whether `image` (`repo@sha256:..` or `repo:tag` of our repository) was pushed."""
-    _, at, digest = image.partition("@")
-    image_id: ImageIdentifierTypeDef = (
-        {"imageDigest": digest} if at else {"imageTag": image.rsplit(":", 1)[-1]}
-    )
-    try:
-        ecr.describe_images(
-            repositoryName=scan_gate.repository_name(repository_url), imageIds=[image_id]
-        )
-    except ClientError as exc:
-        if error_code(exc) == "ImageNotFoundException":
-            return False
-        raise aws_error(f"describe_images for {image}", exc) from exc
-    return True
-
-
 def _revision_that_ran(
     ecs: ECSClient, family: str, image: scan_gate.Image, container: str | None
 ) -> str:
@@ -201,7 +175,7 @@ def _revision_that_ran(
     for arn in arns[:MAX_REVISIONS]:
         if _family(arn) != family:  # familyPrefix also matches longer family names
             continue
-        if _app_image(ecs, arn, image.repository_url, container) in wanted:
+        if _ecs.app_image(ecs, arn, image.repository_url, container) in wanted:
             return arn
     raise DeployError(
         f"no ACTIVE revision among the newest {MAX_REVISIONS} of family {family} ran "
@@ -317,13 +291,13 @@ def _rollout(args: argparse.Namespace) -> int:
         report.old_arn = _ecs.current_task_definition(ecs, cluster, service)
         print(f"rollback target recorded: {report.old_arn}")
         report.old_sha = _sha_of_running_image(ecr, ecs, report.old_arn, repository_url, container)
-        old_image = _app_image(ecs, report.old_arn, repository_url, container)
-        returnable = _image_in_ecr(ecr, old_image, repository_url)
+        old_image = _ecs.app_image(ecs, report.old_arn, repository_url, container)
+        returnable = _ecs.image_in_ecr(ecr, old_image, repository_url)
         if not returnable:
             print(f"nothing to roll back to: {old_image} of {report.old_arn} is not in ECR")
         if revision is not None:
             report.new_arn = revision
-            report.image = _app_image(ecs, revision, repository_url, container)
+            report.image = _ecs.app_image(ecs, revision, repository_url, container)
             report.done.append(f"Chose `{revision}` as given (its image was gated on release).")
         elif args.rollback_to:
             report.new_arn = _revision_that_ran(

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest_aws import CLUSTER, NEXT_SHA, SERVICE, Stack, client, push_image
+from conftest_aws import CLUSTER, NEXT_SHA, SERVICE, Stack, client, push_image, task_definition
 
 from deploy import ingest
 
@@ -98,3 +98,30 @@ def test_before_the_first_rollout_the_task_runs_the_given_image(
     # the service itself was not touched
     described = ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]
     assert described["taskDefinition"] == stack.first_task_definition
+
+
+def test_first_release_only_ingests_while_the_service_runs_the_placeholder(
+    stack: Stack, outputs: Path
+) -> None:
+    # what Terraform's first apply leaves: the service on `:initial`, never pushed
+    ecs = client("ecs", stack.moto)
+    initial = task_definition(f"{stack.repository_url}:initial")
+    arn = ecs.register_task_definition(**initial)["taskDefinition"]["taskDefinitionArn"]
+    ecs.update_service(cluster=CLUSTER, service=SERVICE, taskDefinition=arn)
+    push_image(stack.moto, NEXT_SHA)
+
+    assert run_ingest(outputs, "--first-release-only", "--image-tag", NEXT_SHA, str(SAMPLE)) == 0
+
+    assert the_task(stack)["taskDefinitionArn"] != arn  # ran, with the given image
+
+
+def test_first_release_only_does_nothing_once_a_released_image_runs(
+    stack: Stack, outputs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    push_image(stack.moto, NEXT_SHA)
+
+    assert run_ingest(outputs, "--first-release-only", "--image-tag", NEXT_SHA, str(SAMPLE)) == 0
+
+    ecs = client("ecs", stack.moto)
+    assert ecs.list_tasks(cluster=CLUSTER, startedBy="deploy.ingest")["taskArns"] == []
+    assert "Contents" not in client("s3", stack.moto).list_objects_v2(Bucket=BUCKET)

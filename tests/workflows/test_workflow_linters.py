@@ -94,6 +94,7 @@ def test_zizmor_catches_a_planted_injection(planted: Path) -> None:
         ("vendor.github-workflows", sorted(WORKFLOWS.glob("*.yml"))),
         ("custom.github-workflows-require-timeout", sorted(WORKFLOWS.glob("*.yml"))),
         ("vendor.dependabot", [GITHUB / "dependabot.yml"]),
+        ("vendor.github-actions", sorted((GITHUB / "actions").glob("*/action.yml"))),
     ],
 )
 def test_files_match_githubs_schema(schema: str, files: list[Path]) -> None:

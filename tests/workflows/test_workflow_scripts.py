@@ -28,15 +28,18 @@ HEAD = "fedcba9876543210fedcba9876543210fedcba98"
 FAKE_TERRAFORM = """#!/usr/bin/env bash
 echo "terraform $*" >>"$FAKE_LOG"
 case " $* " in
+  *" init "*) echo "initialised"; exit "${FAKE_INIT_EXIT:-0}" ;;
   *" plan "*) echo "Plan: some changes"; exit "${FAKE_PLAN_EXIT:-0}" ;;
-  *" show "*) echo '{"format_version": "1.2", "resource_changes": []}' ;;
+  *" show -json "*) echo '{"format_version": "1.2", "resource_changes": []}' ;;
+  *" show -no-color "*) echo '  # aws_s3_bucket.docs will be created' ;;
   *" output "*) echo '{"api_invoke_url": {"value": "https://example.invalid/dev"}}' ;;
-  *) echo "initialised" ;;
+  *) echo "terraform: unexpected call" >&2; exit 64 ;;
 esac
 """
 
-# gh: `api` and `run list` answer canned JSON through the real jq (gh's --jq is jq -r);
-# `run download` copies a canned artifact folder.
+# gh: `api` answers canned JSON through the real jq (gh's --jq is jq -r): commits/<sha>/pulls
+# from $FAKE_PULLS, workflow runs from $FAKE_RUNS, a run's jobs from $FAKE_JOBS/<run id>.json;
+# `run download` copies $FAKE_ARTIFACTS/<run id>/<name>/.
 FAKE_GH = """#!/usr/bin/env bash
 echo "gh $*" >>"$FAKE_LOG"
 filter=""; args=("$@")
@@ -44,16 +47,20 @@ for ((i = 0; i < ${#args[@]}; i++)); do
   [[ "${args[i]}" == --jq ]] && filter=${args[i+1]}
 done
 case "$1 $2" in
-  "api repos/"*) [[ -n "${FAKE_API_FAIL:-}" ]] && { echo "HTTP 502" >&2; exit 1; }
-                 jq -r "$filter" "$FAKE_PULLS" ;;
-  "run list") jq -r "$filter" "$FAKE_RUNS" ;;
+  "api repos/"*/pulls) [[ -n "${FAKE_API_FAIL:-}" ]] && { echo "HTTP 502" >&2; exit 1; }
+                       jq -r "$filter" "$FAKE_PULLS" ;;
+  "api repos/"*/actions/workflows/plan.yml/runs*) jq -r "$filter" "$FAKE_RUNS" ;;
+  "api repos/"*/jobs) run=${2%/jobs}; run=${run##*/}; jq -r "$filter" "$FAKE_JOBS/$run.json" ;;
   "run download")
     for ((i = 0; i < ${#args[@]}; i++)); do
       [[ "${args[i]}" == --name ]] && name=${args[i+1]}
       [[ "${args[i]}" == --dir ]] && dir=${args[i+1]}
     done
-    [[ -d "$FAKE_ARTIFACTS/$name" ]] || { echo "no artifact $name" >&2; exit 1; }
-    cp -r "$FAKE_ARTIFACTS/$name/." "$dir/" ;;
+    [[ -d "$FAKE_ARTIFACTS/$3/$name" ]] || { echo "no artifact $name" >&2; exit 1; }
+    mkdir -p "$dir"; cp -r "$FAKE_ARTIFACTS/$3/$name/." "$dir/" ;;
+  "pr list") echo "${FAKE_OPEN_PR:-}" ;;
+  "pr create") echo "https://github.invalid/pull/9" ;;
+  *) echo "gh: unexpected call $*" >&2; exit 64 ;;
 esac
 """
 
@@ -76,6 +83,7 @@ def shell(tmp_path: Path) -> dict[str, str]:
         "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
         "GITHUB_REPOSITORY": "acme/qa-service",
         "GITHUB_SHA": SHA,
+        "GITHUB_REF_NAME": "main",
         "TF_STATE_BUCKET": "state-bucket",
     }
     for name in ("output", "summary", "calls.log"):
@@ -89,18 +97,26 @@ def run_step(script: str, env: dict[str, str], cwd: Path) -> subprocess.Complete
     )
 
 
-# --- rollout.yml: input validation --------------------------------------------------------
+# --- deploy.yml / ingest.yml: input validation --------------------------------------------
 
 
-def _validate(environment: str, image_tag: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    script = step(job("rollout", "validate"), "Check the environment").get("run", "")
-    env = {"PATH": os.environ["PATH"], "ENVIRONMENT": environment, "IMAGE_TAG": image_tag}
+def _validate(
+    environment: str, image_tag: str, tmp_path: Path, *, apply: bool = False
+) -> subprocess.CompletedProcess[str]:
+    script = step(job("deploy", "validate"), "Check the environment").get("run", "")
+    env = {
+        "PATH": os.environ["PATH"],
+        "ENVIRONMENT": environment,
+        "IMAGE_TAG": image_tag,
+        "APPLY": str(apply).lower(),
+        "GITHUB_SHA": SHA,
+    }
     return run_step(script, env, tmp_path)
 
 
 @pytest.mark.parametrize("environment", ["dev", "prod"])
 def test_rollout_accepts_a_full_sha_for_each_environment(environment: str, tmp_path: Path) -> None:
-    result = _validate(environment, SHA, tmp_path)
+    result = _validate(environment, HEAD, tmp_path)
     assert result.returncode == 0, result.stdout
     assert "::error::" not in result.stdout
 
@@ -132,6 +148,43 @@ def test_rollout_refuses_an_unknown_environment(environment: str, tmp_path: Path
     assert "::error::environment must be dev or prod" in result.stdout
 
 
+@pytest.mark.parametrize(("image_tag", "ok"), [(SHA, True), (HEAD, False)])
+def test_an_apply_ships_only_the_commit_it_applies(
+    image_tag: str, ok: bool, tmp_path: Path
+) -> None:
+    result = _validate("prod", image_tag, tmp_path, apply=True)
+    assert (result.returncode == 0) == ok, result.stdout
+    assert ("image_tag must be " + SHA in result.stdout) != ok
+
+
+def _validate_ingest(
+    environment: str, prefix: str, tmp_path: Path
+) -> subprocess.CompletedProcess[str]:
+    script = step(job("ingest", "validate"), "Check the environment").get("run", "")
+    env = {
+        "PATH": os.environ["PATH"],
+        "ENVIRONMENT": environment,
+        "PREFIX": prefix,
+        "IMAGE_TAG": "",
+    }
+    return run_step(script, env, tmp_path)
+
+
+@pytest.mark.parametrize("prefix", ["sample/", "handbook/2026/", "a", "docs_v2/x-y.z/"])
+def test_ingest_accepts_a_key_prefix(prefix: str, tmp_path: Path) -> None:
+    result = _validate_ingest("dev", prefix, tmp_path)
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize(
+    "prefix", ["", "/sample/", "s3://bucket/sample/", "../other", "a/../b", "a//b", "a b", "$(id)"]
+)
+def test_ingest_refuses_anything_but_a_key_prefix(prefix: str, tmp_path: Path) -> None:
+    result = _validate_ingest("prod", prefix, tmp_path)
+    assert result.returncode == 1
+    assert "::error::source_prefix must be a key prefix" in result.stdout
+
+
 @pytest.mark.parametrize(
     ("rollout", "smoke", "error"),
     [
@@ -144,7 +197,7 @@ def test_rollout_refuses_an_unknown_environment(environment: str, tmp_path: Path
 def test_rollout_summary_says_what_happened_and_what_next(
     rollout: str, smoke: str, error: str | None, shell: dict[str, str], tmp_path: Path
 ) -> None:
-    script = step(job("rollout", "rollout"), "Summary").get("run", "")
+    script = step(job("deploy", "deploy"), "Summary").get("run", "")
     env = shell | {
         "ENVIRONMENT": "prod",
         "IMAGE_TAG": SHA,
@@ -163,105 +216,173 @@ def test_rollout_summary_says_what_happened_and_what_next(
         assert f"::error::{error.format(sha=SHA)}" in result.stdout
 
 
-# --- release.yml / drift.yml: plan -detailed-exitcode -------------------------------------
+# --- .github/scripts/tf-plan.sh (plan.yml, drift.yml, deploy.yml) --------------------------
 
 
 def _outputs(env: dict[str, str]) -> str:
     return Path(env["GITHUB_OUTPUT"]).read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize(("exit_code", "changes"), [(0, "false"), (2, "true")])
-def test_release_plan_step_tells_changes_from_no_changes(
-    exit_code: int, changes: str, shell: dict[str, str], tmp_path: Path
+def _tf_plan(
+    shell: dict[str, str], tmp_path: Path, environment: str, *args: str, **fake: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(SCRIPTS / "tf-plan.sh"), environment, *args],
+        env=shell | fake,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(("exit_code", "changes"), [("0", "false"), ("2", "true")])
+def test_plan_tells_changes_from_no_changes(
+    exit_code: str, changes: str, shell: dict[str, str], tmp_path: Path
 ) -> None:
-    script = step(job("release", "apply-dev"), "terraform init + plan").get("run", "")
-    env = shell | {"ENVIRONMENT": "dev", "FAKE_PLAN_EXIT": str(exit_code)}
-    result = run_step(script, env, tmp_path)
+    result = _tf_plan(shell, tmp_path, "dev", FAKE_PLAN_EXIT=exit_code)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"changes={changes}" in _outputs(env)
+    assert f"changes={changes}" in _outputs(shell)
     assert json.loads((tmp_path / "plan.json").read_text())["format_version"] == "1.2"
-    calls = Path(env["FAKE_LOG"]).read_text()
+    assert "will be created" in (tmp_path / "plan.txt").read_text()
+    summary = Path(shell["GITHUB_STEP_SUMMARY"]).read_text()
+    assert summary == f"Terraform: {'changes' if changes == 'true' else 'no changes'} in dev\n"
+    calls = Path(shell["FAKE_LOG"]).read_text()
     assert "-backend-config=envs/dev.backend.hcl" in calls
     assert "-backend-config=bucket=state-bucket" in calls
     assert "-var-file=envs/dev.tfvars" in calls
     assert "-detailed-exitcode" in calls
     assert "-out=dev.tfplan" in calls
+    assert "-lock-timeout=10m" in calls
+    assert "-lockfile=readonly" not in calls  # no lock file yet: nothing to hold to
 
 
-def test_release_plan_step_fails_on_a_failed_plan_and_shows_why(
+@pytest.mark.parametrize("stage", ["FAKE_INIT_EXIT", "FAKE_PLAN_EXIT"])
+def test_a_failed_init_or_plan_fails_and_shows_why(
+    stage: str, shell: dict[str, str], tmp_path: Path
+) -> None:
+    result = _tf_plan(shell, tmp_path, "prod", **{stage: "1"})
+    assert result.returncode == 1
+    what = "init" if stage == "FAKE_INIT_EXIT" else "plan"
+    assert f"::error::terraform {what} failed for prod (exit 1); the log is above" in result.stdout
+    assert "initialised" in result.stdout  # the log's tail, for the person debugging
+    assert "changes=" not in _outputs(shell)
+    assert not (tmp_path / "plan.json").exists()
+    if what == "init":
+        assert " plan " not in Path(shell["FAKE_LOG"]).read_text()
+
+
+def test_the_pr_plan_keeps_the_log_for_the_redacting_comment(
     shell: dict[str, str], tmp_path: Path
 ) -> None:
-    script = step(job("release", "apply-prod"), "terraform init + plan").get("run", "")
-    env = shell | {"ENVIRONMENT": "prod", "FAKE_PLAN_EXIT": "1"}
-    result = run_step(script, env, tmp_path)
+    result = _tf_plan(shell, tmp_path, "dev", "--log-tail", "0", FAKE_PLAN_EXIT="1")
     assert result.returncode == 1
-    assert "::error::terraform plan failed for prod (exit 1)" in result.stdout
-    assert "Plan: some changes" in result.stdout  # the log's tail, for the person debugging
-    assert "changes=" not in _outputs(env)
-    assert not (tmp_path / "plan.json").exists()
-
-
-@pytest.mark.parametrize(("exit_code", "drift"), [(0, "false"), (2, "true")])
-def test_drift_step_reports_drift_and_keeps_the_plan_for_the_issue(
-    exit_code: int, drift: str, shell: dict[str, str], tmp_path: Path
-) -> None:
-    script = step(job("drift", "drift"), "terraform plan -detailed-exitcode").get("run", "")
-    env = shell | {"ENVIRONMENT": "prod", "FAKE_PLAN_EXIT": str(exit_code)}
-    result = run_step(script, env, tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert f"drift={drift}" in _outputs(env)
-    assert ("::warning::prod has drifted" in result.stdout) == (drift == "true")
-    assert (tmp_path / "plan.json").exists()
-
-
-def test_drift_step_fails_when_terraform_fails(shell: dict[str, str], tmp_path: Path) -> None:
-    script = step(job("drift", "drift"), "terraform plan -detailed-exitcode").get("run", "")
-    result = run_step(script, shell | {"ENVIRONMENT": "dev", "FAKE_PLAN_EXIT": "1"}, tmp_path)
-    assert result.returncode == 1
-    assert "::error::terraform plan failed for dev" in result.stdout
-
-
-@pytest.mark.parametrize(("exit_code", "ok"), [(0, True), (1, False)])
-def test_pr_plan_step_keeps_the_log_for_the_comment(
-    exit_code: int, ok: bool, shell: dict[str, str], tmp_path: Path
-) -> None:
-    script = step(job("plan", "plan"), "terraform init + plan").get("run", "")
-    env = shell | {"ENVIRONMENT": "dev", "FAKE_PLAN_EXIT": str(exit_code)}
-    result = run_step(script, env, tmp_path)
-    assert (result.returncode == 0) == ok
     log = (tmp_path / "plan.log").read_text()
     assert "initialised" in log
     assert "Plan: some changes" in log
     # The plan goes to the (redacting) comment, never to the public job log.
     assert "Plan: some changes" not in result.stdout
-    assert (tmp_path / "plan.json").exists() == ok
-    if not ok:
-        assert "::error::terraform plan failed for dev" in result.stdout
+    assert "::error::terraform plan failed for dev (exit 1); the plan comment shows the log" in (
+        result.stdout
+    )
+
+
+def test_a_committed_lock_file_is_held_to(shell: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "terraform" / ".terraform.lock.hcl").write_text("# lock\n")
+    result = _tf_plan(shell, tmp_path, "dev")
+    assert result.returncode == 0, result.stdout + result.stderr
+    init = Path(shell["FAKE_LOG"]).read_text().splitlines()[0]
+    assert init.startswith("terraform -chdir=terraform init")
+    assert "-lockfile=readonly" in init
+
+
+def test_a_lock_file_that_does_not_match_says_to_run_the_lock_workflow(
+    shell: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / "terraform" / ".terraform.lock.hcl").write_text("# lock\n")
+    bin_dir = Path(shell["PATH"].split(os.pathsep)[0])
+    (bin_dir / "terraform").write_text(
+        "#!/usr/bin/env bash\n"
+        "echo 'Error: Provider dependency changes detected; the lock file is read-only'\nexit 1\n"
+    )
+    result = _tf_plan(shell, tmp_path, "prod")
+    assert result.returncode == 1
+    assert "run the lock workflow (Actions -> lock)" in result.stdout
+
+
+def test_plan_without_the_state_bucket_fails_clearly(shell: dict[str, str], tmp_path: Path) -> None:
+    env = {k: v for k, v in shell.items() if k != "TF_STATE_BUCKET"}
+    result = subprocess.run(
+        ["bash", str(SCRIPTS / "tf-plan.sh"), "dev"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "TF_STATE_BUCKET is not set" in result.stderr
+    assert Path(shell["FAKE_LOG"]).read_text() == ""
+
+
+# --- .github/scripts/tf-outputs.sh -------------------------------------------------------
+
+
+@pytest.mark.parametrize("initialised", [False, True])
+def test_outputs_init_only_when_the_job_has_not(
+    initialised: bool, shell: dict[str, str], tmp_path: Path
+) -> None:
+    if initialised:
+        (tmp_path / "terraform" / ".terraform").mkdir()
+    result = subprocess.run(
+        ["bash", str(SCRIPTS / "tf-outputs.sh"), "prod"],
+        env=shell,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "api_invoke_url" in (tmp_path / "tf-outputs.json").read_text()
+    assert "api-url=https://example.invalid/dev" in _outputs(shell)
+    calls = Path(shell["FAKE_LOG"]).read_text()
+    assert (" init " in calls) != initialised
+    if not initialised:
+        assert "-backend-config=envs/prod.backend.hcl" in calls
 
 
 # --- .github/scripts/reviewed-plan.sh -----------------------------------------------------
+
+
+def _context(pr: int = 7, base: str = "main", head: str = HEAD) -> dict[str, object]:
+    return {"pr": pr, "base_ref": base, "head_sha": head}
 
 
 def _reviewed(
     shell: dict[str, str],
     tmp_path: Path,
     pulls: list[dict[str, object]],
-    runs: list[int],
-    *,
-    artifact: bool = True,
+    runs: dict[int, dict[str, object]],
     **extra: str,
 ) -> subprocess.CompletedProcess[str]:
+    """`runs`: run id (newest first) -> {"jobs": {job name: conclusion}, "artifact": context
+    of its plan-summary-prod artifact, or None for none}."""
     (tmp_path / "pulls.json").write_text(json.dumps(pulls))
-    (tmp_path / "runs.json").write_text(json.dumps([{"databaseId": r} for r in runs]))
-    (tmp_path / "artifacts").mkdir()
-    if artifact:
-        (tmp_path / "artifacts" / "plan-summary-prod").mkdir()
-        (tmp_path / "artifacts" / "plan-summary-prod" / "plan-summary.json").write_text(
-            '{"reviewed": true}'
-        )
+    (tmp_path / "runs.json").write_text(json.dumps({"workflow_runs": [{"id": r} for r in runs]}))
+    for directory in ("jobs", "artifacts"):
+        (tmp_path / directory).mkdir()
+    for run_id, run in runs.items():
+        jobs = [{"name": n, "conclusion": c} for n, c in dict(run["jobs"]).items()]
+        (tmp_path / "jobs" / f"{run_id}.json").write_text(json.dumps({"jobs": jobs}))
+        if run.get("artifact") is not None:
+            folder = tmp_path / "artifacts" / str(run_id) / "plan-summary-prod"
+            folder.mkdir(parents=True)
+            (folder / "plan-summary.json").write_text(json.dumps({"run": run_id}))
+            (folder / "plan-context.json").write_text(json.dumps(run["artifact"]))
     env = shell | {
         "FAKE_PULLS": str(tmp_path / "pulls.json"),
         "FAKE_RUNS": str(tmp_path / "runs.json"),
+        "FAKE_JOBS": str(tmp_path / "jobs"),
         "FAKE_ARTIFACTS": str(tmp_path / "artifacts"),
         "GH_TOKEN": "t",
         **extra,
@@ -276,67 +397,281 @@ def _reviewed(
     )
 
 
-def _merged(number: int, merge_sha: str = SHA) -> dict[str, object]:
+def _merged(number: int, merge_sha: str = SHA, base: str = "main") -> dict[str, object]:
     return {
         "number": number,
         "merged_at": "2026-11-27T10:00:00Z",
         "merge_commit_sha": merge_sha,
+        "base": {"ref": base},
         "head": {"sha": HEAD},
     }
 
 
-def test_reviewed_plan_is_the_merged_prs_last_successful_plan(
+def _good(**context: object) -> dict[str, object]:
+    return {
+        "jobs": {"plan (dev)": "success", "plan (prod)": "success"},
+        "artifact": _context(**context),
+    }
+
+
+def _reviewed_run(tmp_path: Path) -> object:
+    path = tmp_path / "reviewed" / "plan-summary.json"
+    return json.loads(path.read_text())["run"] if path.exists() else None
+
+
+def test_reviewed_plan_is_the_merged_prs_newest_successful_plan(
     shell: dict[str, str], tmp_path: Path
 ) -> None:
     other = _merged(6, merge_sha="1" * 40)  # a PR that merely contains the commit
-    result = _reviewed(shell, tmp_path, [other, _merged(7)], [42])
+    result = _reviewed(shell, tmp_path, [other, _merged(7)], {43: _good(), 42: _good()})
     assert result.returncode == 0, result.stdout + result.stderr
-    summary = tmp_path / "reviewed" / "plan-summary.json"
-    assert json.loads(summary.read_text()) == {"reviewed": True}
+    assert _reviewed_run(tmp_path) == 43
     calls = Path(shell["FAKE_LOG"]).read_text()
-    assert f"--commit {HEAD}" in calls
-    assert "--status success" in calls
-    assert "--workflow plan.yml" in calls
-    assert "--event pull_request" in calls
-    assert "run download 42" in calls
+    assert f"actions/workflows/plan.yml/runs?event=pull_request&head_sha={HEAD}" in calls
+    assert "run download 43" in calls
     assert "--name plan-summary-prod" in calls
     assert "reviewed-pr=7" in Path(shell["GITHUB_OUTPUT"]).read_text()
 
 
-def test_no_merged_pr_means_no_reviewed_plan(shell: dict[str, str], tmp_path: Path) -> None:
-    unmerged = _merged(8) | {"merged_at": None}
-    result = _reviewed(shell, tmp_path, [unmerged, _merged(6, merge_sha="1" * 40)], [42])
-    assert result.returncode == 0
-    assert f"::warning::no merged pull request produced {SHA}" in result.stdout
-    assert not (tmp_path / "reviewed" / "plan-summary.json").exists()
-    assert "run list" not in Path(shell["FAKE_LOG"]).read_text()
-
-
-def test_a_pr_without_a_successful_plan_run_has_no_reviewed_plan(
+def test_a_failed_dev_plan_does_not_hide_a_good_prod_summary(
     shell: dict[str, str], tmp_path: Path
 ) -> None:
-    result = _reviewed(shell, tmp_path, [_merged(7)], [])
+    run = _good()
+    run["jobs"] = {"plan (dev)": "failure", "plan (prod)": "success"}
+    result = _reviewed(shell, tmp_path, [_merged(7)], {42: run})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _reviewed_run(tmp_path) == 42
+
+
+def test_a_failed_plan_of_this_environment_falls_back_to_the_last_good_one(
+    shell: dict[str, str], tmp_path: Path
+) -> None:
+    failed = _good()
+    failed["jobs"] = {"plan (dev)": "success", "plan (prod)": "failure"}
+    result = _reviewed(shell, tmp_path, [_merged(7)], {44: failed, 42: _good()})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _reviewed_run(tmp_path) == 42
+    assert "plan run 44: plan (prod) failure" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        {"pr": 8},  # another pull request on the same head commit
+        {"base": "release/1.x"},  # the same branch aimed at another base
+        {"head": "2" * 40},
+    ],
+)
+def test_a_plan_of_another_review_is_not_taken(
+    context: dict[str, object], shell: dict[str, str], tmp_path: Path
+) -> None:
+    result = _reviewed(shell, tmp_path, [_merged(7)], {42: _good(**context)})
     assert result.returncode == 0
-    assert "::warning::pull request #7 has no successful plan run" in result.stdout
-    assert not (tmp_path / "reviewed" / "plan-summary.json").exists()
+    assert "was not the plan of pull request #7 into main" in result.stdout
+    assert _reviewed_run(tmp_path) is None
+
+
+def test_a_pr_merged_into_another_branch_is_not_this_release(
+    shell: dict[str, str], tmp_path: Path
+) -> None:
+    result = _reviewed(shell, tmp_path, [_merged(7, base="develop")], {42: _good()})
+    assert result.returncode == 0
+    assert f"::warning::no pull request merged into main produced {SHA}" in result.stdout
+    assert _reviewed_run(tmp_path) is None
+
+
+def test_no_merged_pr_means_no_reviewed_plan(shell: dict[str, str], tmp_path: Path) -> None:
+    unmerged = _merged(8) | {"merged_at": None}
+    result = _reviewed(shell, tmp_path, [unmerged, _merged(6, merge_sha="1" * 40)], {42: _good()})
+    assert result.returncode == 0
+    assert f"::warning::no pull request merged into main produced {SHA}" in result.stdout
+    assert _reviewed_run(tmp_path) is None
+    assert "actions/" not in Path(shell["FAKE_LOG"]).read_text()
+
+
+def test_no_successful_plan_means_no_reviewed_plan_and_says_what_to_do(
+    shell: dict[str, str], tmp_path: Path
+) -> None:
+    result = _reviewed(shell, tmp_path, [_merged(7)], {})
+    assert result.returncode == 0
+    assert "::warning::pull request #7 has no successful plan (prod)" in result.stdout
+    assert "Re-run its plan workflow" in result.stdout
+    assert _reviewed_run(tmp_path) is None
 
 
 def test_an_expired_artifact_means_no_reviewed_plan(shell: dict[str, str], tmp_path: Path) -> None:
-    result = _reviewed(shell, tmp_path, [_merged(7)], [42], artifact=False)
+    run = _good()
+    run["artifact"] = None
+    result = _reviewed(shell, tmp_path, [_merged(7)], {42: run})
     assert result.returncode == 0
-    assert (
-        "::warning::plan run 42 of pull request #7 has no plan-summary-prod artifact"
-        in result.stdout
+    assert "::warning::plan run 42 of pull request #7 has no plan-summary-prod artifact" in (
+        result.stdout
     )
-    assert not (tmp_path / "reviewed" / "plan-summary.json").exists()
+    assert _reviewed_run(tmp_path) is None
 
 
 def test_a_github_api_failure_fails_the_step_instead_of_passing_for_no_pr(
     shell: dict[str, str], tmp_path: Path
 ) -> None:
-    result = _reviewed(shell, tmp_path, [_merged(7)], [42], FAKE_API_FAIL="1")
+    result = _reviewed(shell, tmp_path, [_merged(7)], {42: _good()}, FAKE_API_FAIL="1")
     assert result.returncode != 0
-    assert "no merged pull request" not in result.stdout
+    assert "no pull request merged" not in result.stdout
+
+
+# --- .github/scripts/ingest.sh -------------------------------------------------------------
+
+
+def _ingest(
+    shell: dict[str, str], tmp_path: Path, outputs: object, upload: str, *image: str
+) -> subprocess.CompletedProcess[str]:
+    bin_dir = Path(shell["PATH"].split(os.pathsep)[0])
+    for name in ("aws", "python"):
+        (bin_dir / name).write_text(f'#!/usr/bin/env bash\necho "{name} $*" >>"$FAKE_LOG"\n')
+        (bin_dir / name).chmod(0o755)
+    (tmp_path / "tf-outputs.json").write_text(json.dumps(outputs), encoding="utf-8")
+    return subprocess.run(
+        ["bash", str(SCRIPTS / "ingest.sh"), "tf-outputs.json", "sample/", upload, *image],
+        env=shell,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("upload", "call"),
+    [
+        # deploy.ingest uploads the local folder under the prefix, then ingests that prefix.
+        ("true", "--prefix sample/ docs/sample"),
+        ("false", "s3://docs-dev/sample/"),
+    ],
+)
+def test_ingest_loads_the_prefix_uploading_the_sample_first_when_asked(
+    upload: str, call: str, shell: dict[str, str], tmp_path: Path
+) -> None:
+    result = _ingest(shell, tmp_path, {"documents_bucket_name": {"value": "docs-dev"}}, upload)
+    assert result.returncode == 0, result.stdout + result.stderr
+    calls = Path(shell["FAKE_LOG"]).read_text().splitlines()
+    assert calls == [f"python -m deploy.ingest --outputs tf-outputs.json {call}"]
+
+
+def test_ingest_runs_a_given_commits_image(shell: dict[str, str], tmp_path: Path) -> None:
+    result = _ingest(shell, tmp_path, {"documents_bucket_name": {"value": "b"}}, "true", SHA)
+    assert result.returncode == 0, result.stdout + result.stderr
+    calls = Path(shell["FAKE_LOG"]).read_text().splitlines()
+    assert calls == [
+        f"python -m deploy.ingest --outputs tf-outputs.json --image-tag {SHA} "
+        "--prefix sample/ docs/sample"
+    ]
+
+
+@pytest.mark.parametrize(("image_tag", "ok"), [("", True), (SHA, True), (SHA[:7], False)])
+def test_ingest_accepts_no_image_tag_or_a_full_sha(
+    image_tag: str, ok: bool, tmp_path: Path
+) -> None:
+    script = step(job("ingest", "validate"), "Check the environment").get("run", "")
+    env = {
+        "PATH": os.environ["PATH"],
+        "ENVIRONMENT": "dev",
+        "PREFIX": "sample/",
+        "IMAGE_TAG": image_tag,
+    }
+    result = run_step(script, env, tmp_path)
+    assert (result.returncode == 0) == ok, result.stdout
+
+
+def test_ingest_without_the_bucket_output_fails_clearly(
+    shell: dict[str, str], tmp_path: Path
+) -> None:
+    result = _ingest(shell, tmp_path, {"ecs_cluster_name": {"value": "c"}}, "false")
+    assert result.returncode == 1
+    assert "::error::Terraform output documents_bucket_name is missing" in result.stdout
+    assert Path(shell["FAKE_LOG"]).read_text() == ""
+
+
+# --- .github/scripts/lock-providers.sh ------------------------------------------------------
+
+# terraform: `providers lock` writes a lock file naming the platforms it was asked for.
+FAKE_LOCK_TERRAFORM = """#!/usr/bin/env bash
+echo "terraform $*" >>"$FAKE_LOG"
+dir=${1#-chdir=}
+case " $* " in
+  *" providers lock "*) shift 3
+    printf '# %s\\n' locked "$@" >"$dir/.terraform.lock.hcl" ;;
+esac
+"""
+
+
+def _git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True, timeout=60
+    ).stdout
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    """A clone of a bare 'origin' with terraform/ and terraform/bootstrap/, on main."""
+    origin, work = tmp_path / "origin.git", tmp_path / "work"
+    _git(tmp_path, "init", "--quiet", "--bare", "--initial-branch=main", str(origin))
+    _git(tmp_path, "init", "--quiet", "--initial-branch=main", str(work))
+    (work / "terraform" / "bootstrap").mkdir(parents=True)
+    (work / "terraform" / "versions.tf").write_text("# pinned\n")
+    _git(work, "add", ".")
+    _git(work, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "-m", "init")
+    _git(work, "push", "--quiet", str(origin), "main")
+    return work
+
+
+def _lock(shell: dict[str, str], checkout: Path, **fake: str) -> subprocess.CompletedProcess[str]:
+    bin_dir = Path(shell["PATH"].split(os.pathsep)[0])
+    (bin_dir / "terraform").write_text(FAKE_LOCK_TERRAFORM)
+    env = shell | {"LOCK_REMOTE": str(checkout.parent / "origin.git"), "GH_TOKEN": "t", **fake}
+    return subprocess.run(
+        ["bash", str(SCRIPTS / "lock-providers.sh")],
+        env=env,
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_lock_locks_every_platform_and_opens_one_pull_request(
+    shell: dict[str, str], checkout: Path
+) -> None:
+    result = _lock(shell, checkout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    origin = checkout.parent / "origin.git"
+    files = _git(origin, "show", "--name-only", "--format=", "automation/terraform-lock").split()
+    assert files == ["terraform/.terraform.lock.hcl", "terraform/bootstrap/.terraform.lock.hcl"]
+    lock = _git(origin, "show", "automation/terraform-lock:terraform/.terraform.lock.hcl")
+    for platform in ("linux_amd64", "darwin_arm64", "linux_arm64"):
+        assert f"-platform={platform}" in lock
+    calls = Path(shell["FAKE_LOG"]).read_text()
+    assert "gh pr create" in calls
+    assert "--head automation/terraform-lock --base main" in calls
+    assert _git(origin, "rev-parse", "main") == _git(checkout, "rev-parse", "HEAD~1")
+
+
+def test_lock_refreshes_the_open_pull_request_instead_of_opening_another(
+    shell: dict[str, str], checkout: Path
+) -> None:
+    result = _lock(shell, checkout, FAKE_OPEN_PR="12")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Refreshed pull request #12" in result.stdout
+    assert "pr create" not in Path(shell["FAKE_LOG"]).read_text()
+
+
+def test_lock_pushes_nothing_when_the_lock_files_are_current(
+    shell: dict[str, str], checkout: Path
+) -> None:
+    assert _lock(shell, checkout).returncode == 0  # its commit is now this checkout's HEAD
+    Path(shell["FAKE_LOG"]).write_text("")
+    result = _lock(shell, checkout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "up to date" in result.stdout
+    assert "gh " not in Path(shell["FAKE_LOG"]).read_text()
 
 
 # --- .github/scripts/no-skips.sh ----------------------------------------------------------

@@ -1,6 +1,8 @@
 """The repository's GitHub workflow files, read the way GitHub reads them.
 
 PyYAML speaks YAML 1.1, where the key `on` is the boolean True; `load` puts it back under "on".
+A step that uses a local composite action (`./.github/actions/<name>`) is expanded into the
+action's own steps by `Job.all_steps`, so rules about steps see what actually runs.
 """
 
 from __future__ import annotations
@@ -17,13 +19,38 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 GITHUB = ROOT / ".github"
 WORKFLOWS = GITHUB / "workflows"
+ACTIONS = GITHUB / "actions"
 SCRIPTS = GITHUB / "scripts"
-NAMES = ("ci", "plan", "release", "rollout", "drift")
+NAMES = ("ci", "plan", "release", "deploy", "rollout", "drift", "ingest", "lock")
 
 SHA_PIN = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
 LOCAL_WORKFLOW = re.compile(r"^\./\.github/workflows/[\w-]+\.ya?ml$")
+LOCAL_ACTION = re.compile(r"^\./\.github/actions/[\w-]+$")
 FORK_GUARD = "github.event.pull_request.head.repo.full_name == github.repository"
 ROLE_ACTION = "aws-actions/configure-aws-credentials@"
+
+
+@cache
+def action(name: str) -> dict[str, Any]:
+    doc = yaml.safe_load((ACTIONS / name / "action.yml").read_text(encoding="utf-8"))
+    assert isinstance(doc, dict)
+    return doc
+
+
+def action_names() -> list[str]:
+    return sorted(p.parent.name for p in ACTIONS.glob("*/action.yml"))
+
+
+def expand(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Steps with every local composite action replaced by its own steps."""
+    out: list[dict[str, Any]] = []
+    for s in steps:
+        uses = str(s.get("uses", ""))
+        if LOCAL_ACTION.match(uses):
+            out += expand(list(action(Path(uses).name)["runs"]["steps"]))
+        else:
+            out.append(s)
+    return out
 
 
 @dataclass(frozen=True)
@@ -35,6 +62,10 @@ class Job:
     @property
     def steps(self) -> list[dict[str, Any]]:
         return list(self.body.get("steps", []))
+
+    @property
+    def all_steps(self) -> list[dict[str, Any]]:
+        return expand(self.steps)
 
     @property
     def calls(self) -> str | None:
@@ -49,7 +80,7 @@ class Job:
         """The `role-to-assume` of every configure-aws-credentials step."""
         return [
             str(step["with"]["role-to-assume"])
-            for step in self.steps
+            for step in self.all_steps
             if str(step.get("uses", "")).startswith(ROLE_ACTION)
         ]
 
