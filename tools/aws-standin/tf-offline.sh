@@ -32,7 +32,7 @@ install() {
 		"$tool/src/aws_standin/tfplugin6_pb2.py"
 	PYTHONPATH="$tool/src" "$py" -m aws_standin.schema "$tool/src/aws_standin/schema.pb"
 	version=$(PYTHONPATH="$tool/src" "$py" -c 'from aws_standin import schema; print(schema.version())')
-	platform=$(terraform version -json | "$py" -c 'import json,sys; print(json.load(sys.stdin)["platform"])')
+	platform=$(TF_CLI_CONFIG_FILE=/dev/null terraform version -json | "$py" -c 'import json,sys; print(json.load(sys.stdin)["platform"])')
 	rm -rf "$home/mirror"
 	dir="$home/mirror/registry.terraform.io/hashicorp/aws/$version/$platform"
 	mkdir -p "$dir"
@@ -95,7 +95,17 @@ run_test() {
 
 plan() {
 	copy
-	init "$work/terraform"
+	# A local backend instead of S3: the plan needs a backend, never the real state.
+	cat >"$work/terraform/standin_backend_override.tf" <<'HCL'
+terraform {
+  backend "local" {}
+}
+HCL
+	local out
+	if ! out=$(terraform -chdir="$work/terraform" init -input=false -no-color 2>&1); then
+		echo "$out" >&2
+		return 1
+	fi
 	mkdir -p "$plans"
 	local env
 	for env in "$@"; do

@@ -199,7 +199,10 @@ def response(path: Path = SCHEMA_FILE) -> pb.GetProviderSchema.Response:
         resource_schemas={k: _schema(v) for k, v in doc["resource_schemas"].items()},
         data_source_schemas={k: _schema(v) for k, v in doc["data_source_schemas"].items()},
         provider_meta=pb.Schema(block=pb.Schema.Block()),
-        server_capabilities=pb.ServerCapabilities(plan_destroy=False),
+        # Terraform may reuse the schema it already has instead of asking each new process.
+        server_capabilities=pb.ServerCapabilities(
+            plan_destroy=False, get_provider_schema_optional=True
+        ),
     )
 
 

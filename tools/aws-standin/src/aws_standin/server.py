@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import functools
 import os
 import sys
 import threading
@@ -38,6 +39,7 @@ APPLY_REFUSED = (
     "The aws stand-in provider only plans: it never creates, changes or deletes anything in "
     "AWS; apply with the real hashicorp/aws provider."
 )
+CAPABILITIES = pb.ServerCapabilities(plan_destroy=False, get_provider_schema_optional=True)
 SCHEMA_CACHE = Path(__file__).resolve().parent / "schema.pb"
 
 
@@ -48,8 +50,12 @@ def _error(summary: str, detail: str = "") -> pb.Diagnostic:
 class Provider:
     def __init__(self) -> None:
         self.config = ProviderConfig()
-        self.doc = schema.provider()
         self.stop = threading.Event()
+
+    @functools.cached_property
+    def doc(self) -> dict[str, Any]:
+        # Loaded on first use: validate asks only for the (cached) protocol schema.
+        return schema.provider()
 
     def _resource(self, name: str) -> dict[str, Any]:
         return dict(self.doc["resource_schemas"][name]["block"])
@@ -61,7 +67,7 @@ class Provider:
 
     def GetMetadata(self, request: pb.GetMetadata.Request) -> pb.GetMetadata.Response:
         return pb.GetMetadata.Response(
-            server_capabilities=pb.ServerCapabilities(plan_destroy=False),
+            server_capabilities=CAPABILITIES,
             resources=[pb.GetMetadata.ResourceMetadata(type_name=n) for n in self.doc["resource_schemas"]],
             data_sources=[
                 pb.GetMetadata.DataSourceMetadata(type_name=n) for n in self.doc["data_source_schemas"]
