@@ -62,6 +62,7 @@ bench: install ## Print latency, throughput, ingestion rate, start-up time and m
 test: install system-deps ## Every check: tests, linters, IaC and workflow scanners, the image
 	$(MAKE) pytest
 	$(MAKE) lint
+	$(MAKE) aws-standin-test
 	$(MAKE) tf-validate
 	$(MAKE) tf-test
 	$(MAKE) tf-plan-offline

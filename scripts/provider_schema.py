@@ -283,7 +283,9 @@ class _Full:
         self.types = types
         self.module = module
         self.resource = resource
-        self.structs = {m["fn"].lower(): _js_attrs(m["body"]) for m in _JS_STRUCT_ATTRS.finditer(js)}
+        self.structs = {
+            m["fn"].lower(): _js_attrs(m["body"]) for m in _JS_STRUCT_ATTRS.finditer(js)
+        }
 
     def block(
         self, attrs: dict[str, dict[str, Any]], struct: str | None, getters: str | None

@@ -11,8 +11,15 @@ from aws_standin.data_sources import policy_document, zone_id_prefix
 
 def _stmt(**kw: object) -> dict[str, object]:
     base: dict[str, object] = {
-        "sid": None, "effect": None, "actions": None, "not_actions": None, "resources": None,
-        "not_resources": None, "principals": None, "not_principals": None, "condition": None,
+        "sid": None,
+        "effect": None,
+        "actions": None,
+        "not_actions": None,
+        "resources": None,
+        "not_resources": None,
+        "principals": None,
+        "not_principals": None,
+        "condition": None,
     }
     return {**base, **kw}
 
@@ -61,7 +68,9 @@ def test_single_values_are_strings_and_lists_reverse_sorted() -> None:
         ],
     }
     # Go's MarshalIndent layout and field order; the id is the CRC-32 of the JSON.
-    assert out["json"].startswith('{\n  "Version": "2012-10-17",\n  "Statement": [\n    {\n      "Sid"')
+    assert out["json"].startswith(
+        '{\n  "Version": "2012-10-17",\n  "Statement": [\n    {\n      "Sid"'
+    )
     assert out["minified_json"].startswith('{"Version":"2012-10-17","Statement":[{"Sid":"Read"')
     assert out["id"] == str(zlib.crc32(out["json"].encode()))
 

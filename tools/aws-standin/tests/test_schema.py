@@ -50,7 +50,11 @@ def test_ecs_service(aws: dict[str, Any]) -> None:
 def test_load_balancing(aws: dict[str, Any]) -> None:
     tg = _block(aws, "resource", "aws_lb_target_group")
     assert tg["attributes"]["port"]["type"] == "number"
-    assert tg["attributes"]["arn"] == {"type": "string", "computed": True, "description_kind": "plain"}
+    assert tg["attributes"]["arn"] == {
+        "type": "string",
+        "computed": True,
+        "description_kind": "plain",
+    }
     health = tg["block_types"]["health_check"]
     assert (health["nesting_mode"], health.get("max_items")) == ("list", 1)
     assert health["block"]["attributes"]["path"]["type"] == "string"
@@ -98,7 +102,8 @@ def test_protocol_response_carries_types_and_nesting() -> None:
     resp = schema.response()
     svc = resp.resource_schemas["aws_ecs_service"].block
     attrs = {a.name: a for a in svc.attributes}
-    assert attrs["name"].required and attrs["name"].type == b'"string"'
+    assert attrs["name"].required
+    assert attrs["name"].type == b'"string"'
     nested = {b.type_name: b for b in svc.block_types}
     assert nested["load_balancer"].nesting == pb.Schema.NestedBlock.SET
     assert nested["deployment_circuit_breaker"].max_items == 1

@@ -14,7 +14,7 @@ from aws_standin.planning import ProviderConfig
 ACCOUNT_ID = "111122223333"  # AWS's documentation example account: never a real one.
 
 
-class UnsupportedDataSource(Exception):
+class UnsupportedDataSourceError(Exception):
     pass
 
 
@@ -78,7 +78,7 @@ def _principals(entries: list[tuple[str, Any]]) -> Any:
             elif isinstance(current, str):
                 raw[kind] = [current, ids]
             else:
-                raw[kind] = current + [ids]
+                raw[kind] = [*current, ids]
     return {k: raw[k] for k in sorted(raw)}
 
 
@@ -88,7 +88,9 @@ def _conditions(entries: list[tuple[str, str, list[str]]]) -> dict[str, Any]:
     for test, variable, values in entries:
         raw.setdefault(test, {}).setdefault(variable, []).extend(values)
     return {
-        test: {var: (vals[0] if len(vals) == 1 else vals) for var, vals in sorted(raw[test].items())}
+        test: {
+            var: (vals[0] if len(vals) == 1 else vals) for var, vals in sorted(raw[test].items())
+        }
         for test in sorted(raw)
     }
 
@@ -332,7 +334,7 @@ def read(type_name: str, config: dict[str, Any], cfg: ProviderConfig) -> dict[st
             id=f"vpce-svc-{zlib.crc32(name.encode()):08x}",
         )
     else:
-        raise UnsupportedDataSource(type_name)
+        raise UnsupportedDataSourceError(type_name)
     return state
 
 

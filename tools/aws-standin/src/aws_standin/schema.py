@@ -70,7 +70,13 @@ _WAF_STATEMENT = _list_block(
                                             "attributes": {},
                                             "block_types": {
                                                 k: _list_block(_EMPTY, max_items=1)
-                                                for k in ("allow", "block", "captcha", "challenge", "count")
+                                                for k in (
+                                                    "allow",
+                                                    "block",
+                                                    "captcha",
+                                                    "challenge",
+                                                    "count",
+                                                )
                                             },
                                         },
                                         max_items=1,

@@ -68,9 +68,12 @@ class Provider:
     def GetMetadata(self, request: pb.GetMetadata.Request) -> pb.GetMetadata.Response:
         return pb.GetMetadata.Response(
             server_capabilities=CAPABILITIES,
-            resources=[pb.GetMetadata.ResourceMetadata(type_name=n) for n in self.doc["resource_schemas"]],
+            resources=[
+                pb.GetMetadata.ResourceMetadata(type_name=n) for n in self.doc["resource_schemas"]
+            ],
             data_sources=[
-                pb.GetMetadata.DataSourceMetadata(type_name=n) for n in self.doc["data_source_schemas"]
+                pb.GetMetadata.DataSourceMetadata(type_name=n)
+                for n in self.doc["data_source_schemas"]
             ],
         )
 
@@ -110,7 +113,9 @@ class Provider:
     def UpgradeResourceState(self, request: pb.UpgradeResourceState.Request) -> Any:
         block = self._resource(request.type_name)
         state = normalize(block, from_json(request.raw_state.json))
-        return pb.UpgradeResourceState.Response(upgraded_state=pb.DynamicValue(msgpack=encode(state)))
+        return pb.UpgradeResourceState.Response(
+            upgraded_state=pb.DynamicValue(msgpack=encode(state))
+        )
 
     def ReadResource(self, request: pb.ReadResource.Request) -> Any:
         # Nothing to read: what the state says is what there is.
@@ -150,7 +155,7 @@ class Provider:
         config = decode(request.config.msgpack) or {}
         try:
             state = data_sources.read(request.type_name, config, self.config)
-        except data_sources.UnsupportedDataSource:
+        except data_sources.UnsupportedDataSourceError:
             return pb.ReadDataSource.Response(
                 diagnostics=[
                     _error(
@@ -165,7 +170,9 @@ class Provider:
             return pb.ReadDataSource.Response(
                 diagnostics=[_error(f"reading {request.type_name}: {exc}")]
             )
-        return pb.ReadDataSource.Response(state=pb.DynamicValue(msgpack=encode(normalize(block, state))))
+        return pb.ReadDataSource.Response(
+            state=pb.DynamicValue(msgpack=encode(normalize(block, state)))
+        )
 
 
 _REQUESTS: dict[str, type] = {
@@ -261,7 +268,9 @@ def _certificate() -> tuple[bytes, bytes, bytes]:
             critical=True,
         )
         .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]),
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]
+            ),
             critical=False,
         )
         .sign(key, hashes.SHA256())
@@ -271,8 +280,10 @@ def _certificate() -> tuple[bytes, bytes, bytes]:
         serialization.PrivateFormat.TraditionalOpenSSL,
         serialization.NoEncryption(),
     )
-    return key_pem, cert.public_bytes(serialization.Encoding.PEM), cert.public_bytes(
-        serialization.Encoding.DER
+    return (
+        key_pem,
+        cert.public_bytes(serialization.Encoding.PEM),
+        cert.public_bytes(serialization.Encoding.DER),
     )
 
 
@@ -286,7 +297,10 @@ def serve() -> int:
         return 1
     versions = os.environ.get("PLUGIN_PROTOCOL_VERSIONS", "6").split(",")
     if "6" not in versions:
-        print(f"Terraform offers plugin protocols {versions}; this provider speaks 6.", file=sys.stderr)
+        print(
+            f"Terraform offers plugin protocols {versions}; this provider speaks 6.",
+            file=sys.stderr,
+        )
         return 1
     done = threading.Event()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
