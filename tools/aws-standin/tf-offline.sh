@@ -71,17 +71,29 @@ init() {
 	fi
 }
 
+validate_one() {
+	local dir=$1 log=$1/.validate.log
+	if init "$dir" 2>"$log" && terraform -chdir="$dir" validate -no-color >/dev/null 2>>"$log"; then
+		rm -f "$log"
+	fi
+}
+
 validate() {
 	copy
-	local dir failed=0
-	for dir in "$work/terraform" "$work/terraform/bootstrap" "$work"/terraform/modules/*/; do
-		dir=${dir%/}
-		if init "$dir" && terraform -chdir="$dir" validate -no-color >/dev/null 2>"$work/validate.err"; then
-			echo "terraform validate: ${dir#"$work"/} ok"
-		else
+	local dirs=("$work/terraform" "$work/terraform/bootstrap") dir failed=0
+	for dir in "$work"/terraform/modules/*/; do dirs+=("${dir%/}"); done
+	# Two at a time: each run waits mostly on the provider's start-up.
+	export -f validate_one init
+	export work
+	# shellcheck disable=SC2016 # $1 is for the inner bash
+	printf '%s\0' "${dirs[@]}" | xargs -0 -P 2 -I{} bash -c 'validate_one "$1"' _ {}
+	for dir in "${dirs[@]}"; do
+		if [ -f "$dir/.validate.log" ]; then
 			echo "terraform validate: ${dir#"$work"/} failed" >&2
-			cat "$work/validate.err" >&2 2>/dev/null || true
+			cat "$dir/.validate.log" >&2
 			failed=1
+		else
+			echo "terraform validate: ${dir#"$work"/} ok"
 		fi
 	done
 	return $failed
