@@ -166,34 +166,20 @@ run "outputs_the_workflows_read" {
   }
 }
 
-run "environment_must_be_dev_or_prod" {
+# One run for the variables' validations: Terraform fails the run unless each listed
+# variable's validation fails (a validation that stopped checking would fail the run).
+run "variables_reject_bad_values" {
   command = plan
   variables {
-    environment = "staging"
-  }
-  expect_failures = [var.environment]
-}
-
-run "log_level_is_checked" {
-  command = plan
-  variables {
-    log_level = "verbose"
-  }
-  expect_failures = [var.log_level]
-}
-
-run "log_retention_must_be_a_cloudwatch_value" {
-  command = plan
-  variables {
+    environment        = "staging"
+    log_level          = "verbose"
     log_retention_days = 31
+    extra_environment  = { QDRANT_API_KEY = "x" }
   }
-  expect_failures = [var.log_retention_days]
-}
-
-run "extra_environment_cannot_hold_the_secrets" {
-  command = plan
-  variables {
-    extra_environment = { QDRANT_API_KEY = "x" }
-  }
-  expect_failures = [var.extra_environment]
+  expect_failures = [
+    var.environment,
+    var.log_level,
+    var.log_retention_days,
+    var.extra_environment,
+  ]
 }
