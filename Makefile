@@ -20,7 +20,7 @@ SAMPLE_DOCS ?= docs/sample
 SRC ?=
 
 .PHONY: help install system-deps run ingest test pytest lint bench \
-        ruff mypy iac checkov tf-fmt tf-validate tflint workflows-lint hadolint image-test iam-check
+        ruff mypy iac checkov tf-fmt tf-validate tf-test tf-plan-offline aws-standin-test tflint workflows-lint hadolint image-test iam-check
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -63,7 +63,10 @@ test: install system-deps ## Every check: tests, linters, IaC and workflow scann
 	$(MAKE) pytest
 	$(MAKE) iam-check
 	$(MAKE) lint
+	$(MAKE) aws-standin-test
 	$(MAKE) tf-validate
+	$(MAKE) tf-test
+	$(MAKE) tf-plan-offline
 	$(MAKE) image-test
 
 # The AWS policy evaluator (npm: @cloud-copilot/iam-simulate), locked by its package-lock.json.
@@ -107,16 +110,29 @@ tf-fmt: ## terraform fmt -check (skipped where terraform is missing)
 	@if ! command -v terraform >/dev/null 2>&1; then echo "skipped: terraform fmt (terraform not installed)"; exit 0; fi; \
 	terraform fmt -check -recursive -diff terraform
 
-tf-validate: ## terraform init -backend=false && validate (skipped where terraform is missing)
+# The aws stand-in provider (tools/aws-standin): the real hashicorp/aws schema, plans, no AWS.
+# Only these offline targets use it (TF_CLI_CONFIG_FILE under .tools/aws-standin); the
+# workflows run the real provider.
+TF_OFFLINE := tools/aws-standin/tf-offline.sh
+AWS_STANDIN := .tools/aws-standin/terraformrc
+
+$(AWS_STANDIN): $(filter-out %_pb2.py,$(wildcard tools/aws-standin/src/aws_standin/*.py)) tools/aws-standin/tf-offline.sh tools/aws-standin/pyproject.toml tools/aws-standin/uv.lock tools/aws-standin/proto/tfplugin6.proto tools/aws-standin/schema/aws.json.gz | $(UV)
+	UV=$(UV) $(TF_OFFLINE) install
+
+tf-validate: ## terraform init -backend=false && validate: root, every module, bootstrap (stand-in provider)
 	@if ! command -v terraform >/dev/null 2>&1; then echo "skipped: terraform validate (terraform not installed)"; exit 0; fi; \
-	for dir in terraform terraform/bootstrap; do \
-		if ! out=$$(terraform -chdir=$$dir init -backend=false -input=false -no-color 2>&1); then \
-			if grep -qE 'could not connect to|no such host|dial tcp|i/o timeout|TLS handshake timeout' <<<"$$out"; then \
-				echo "skipped: terraform validate (terraform init cannot reach the provider registry)"; exit 0; fi; \
-			echo "$$out" >&2; exit 1; \
-		fi; \
-		terraform -chdir=$$dir validate -no-color; \
-	done
+	$(MAKE) $(AWS_STANDIN) >/dev/null && $(TF_OFFLINE) validate
+
+tf-test: ## terraform test (terraform/tests, mock providers) with the stand-in's schema
+	@if ! command -v terraform >/dev/null 2>&1; then echo "skipped: terraform test (terraform not installed)"; exit 0; fi; \
+	$(MAKE) $(AWS_STANDIN) >/dev/null && $(TF_OFFLINE) test
+
+tf-plan-offline: ## terraform plan of dev and prod with the stand-in: .data/plans/<env>.json and .txt
+	@if ! command -v terraform >/dev/null 2>&1; then echo "skipped: terraform plan (terraform not installed)"; exit 0; fi; \
+	$(MAKE) $(AWS_STANDIN) >/dev/null && $(TF_OFFLINE) plan dev prod
+
+aws-standin-test: $(AWS_STANDIN) ## The stand-in provider's own tests
+	cd tools/aws-standin && .venv/bin/python -m pytest -q tests
 
 tflint: ## tflint with the AWS ruleset (skipped where tflint is missing)
 	@if ! command -v tflint >/dev/null 2>&1; then echo "skipped: tflint (tflint not installed)"; exit 0; fi; \

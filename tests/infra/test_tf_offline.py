@@ -1,0 +1,211 @@
+"""Mistakes only real Terraform catches: each test copies the configuration, plants one
+mistake, and runs Terraform (init + validate, or plan with an environment's tfvars) against
+the aws stand-in provider (tools/aws-standin), expecting Terraform's own error."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from tfconfig import REPO
+
+TERRAFORM = shutil.which("terraform")
+pytestmark = pytest.mark.skipif(TERRAFORM is None, reason="terraform is not installed")
+CLI_CONFIG = REPO / ".tools" / "aws-standin" / "terraformrc"
+
+
+@pytest.fixture(scope="module")
+def env() -> dict[str, str]:
+    """Terraform's environment with the stand-in installed (make builds it once)."""
+    subprocess.run(
+        ["make", "-s", "-C", str(REPO), ".tools/aws-standin/terraformrc"],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    return {
+        **os.environ,
+        "TF_CLI_CONFIG_FILE": str(CLI_CONFIG),
+        "CHECKPOINT_DISABLE": "1",
+        "TF_IN_AUTOMATION": "1",
+        "AWS_ACCESS_KEY_ID": "standin",
+        "AWS_SECRET_ACCESS_KEY": "standin",
+    }
+
+
+def _copy(tmp_path: Path) -> Path:
+    shutil.copytree(
+        REPO / "terraform",
+        tmp_path / "terraform",
+        ignore=shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "tests"),
+    )
+    if (REPO / ".aws").is_dir():
+        shutil.copytree(REPO / ".aws", tmp_path / ".aws")
+    return tmp_path / "terraform"
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} is no longer in {path}: update this test"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def _tf(env: dict[str, str], root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(TERRAFORM), f"-chdir={root}", *args, "-no-color"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+
+
+def _validate(env: dict[str, str], root: Path) -> subprocess.CompletedProcess[str]:
+    init = _tf(env, root, "init", "-backend=false", "-input=false")
+    assert init.returncode == 0, init.stderr
+    return _tf(env, root, "validate")
+
+
+def _plan(
+    env: dict[str, str], root: Path, tfvars: str = "envs/dev.tfvars"
+) -> subprocess.CompletedProcess[str]:
+    (root / "standin_backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
+    init = _tf(env, root, "init", "-input=false")
+    assert init.returncode == 0, init.stderr
+    return _tf(env, root, "plan", "-input=false", "-lock=false", f"-var-file={tfvars}")
+
+
+Mistake = Callable[[Path], None]
+
+VALIDATE_MISTAKES: dict[str, tuple[Mistake, str]] = {
+    "invalid index into a map": (
+        lambda t: _edit(
+            t / "modules/api_gateway/main.tf", "${each.value.path}", '${local.routes["asks"].path}'
+        ),
+        "Invalid index",
+    ),
+    "type mismatch": (
+        lambda t: _edit(
+            t / "modules/load_balancer/main.tf",
+            "internal                         = true",
+            'internal = "yes please"',
+        ),
+        "Incorrect attribute value type",
+    ),
+    "wrong module output name": (
+        lambda t: _edit(t / "main.tf", "module.ecr.repository_url", "module.ecr.repo_url"),
+        "Unsupported attribute",
+    ),
+    "missing required argument inside a nested block": (
+        lambda t: _edit(t / "modules/ecs/main.tf", "rollback = true", ""),
+        'The argument "rollback" is required',
+    ),
+    "reference to an undeclared resource": (
+        lambda t: _edit(
+            t / "outputs.tf", "module.secrets.qdrant_url_secret_arn", "random_id.nope.hex"
+        ),
+        "Reference to undeclared resource",
+    ),
+    "misspelt function": (
+        lambda t: _edit(t / "modules/ecr/main.tf", "policy = jsonencode({", "policy = jsonencod({"),
+        "Call to unknown function",
+    ),
+    "a string for a list(string) module input": (
+        lambda t: _edit(
+            t / "main.tf",
+            "subnet_ids          = module.network.private_subnet_ids",
+            'subnet_ids = "subnet-1"',
+        ),
+        "Invalid value for input variable",
+    ),
+    "a string for a number argument": (
+        lambda t: _edit(
+            t / "modules/ecs/main.tf",
+            "retention_in_days = var.log_retention_days",
+            'retention_in_days = "thirty"',
+        ),
+        "Incorrect attribute value type",
+    ),
+}
+
+
+# Mistakes planted together in one copy, each in its own place (one validate run per copy
+# instead of one per mistake): Terraform reports every error it finds, except that an error
+# in a module call or module can hide others (seen), hence three copies.
+_COPY = {
+    "invalid index into a map": 1,
+    "wrong module output name": 1,
+    "missing required argument inside a nested block": 2,
+}
+
+
+@pytest.fixture(scope="module")
+def broken_validate(
+    env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> dict[int, str]:
+    out = {}
+    for copy in (0, 1, 2):
+        root = _copy(tmp_path_factory.mktemp("broken"))
+        for name, (mistake, _) in VALIDATE_MISTAKES.items():
+            if _COPY.get(name, 0) == copy:
+                mistake(root)
+        result = _validate(env, root)
+        assert result.returncode != 0, result.stdout
+        out[copy] = result.stderr
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(VALIDATE_MISTAKES))
+def test_validate_catches(name: str, broken_validate: dict[int, str]) -> None:
+    _, error = VALIDATE_MISTAKES[name]
+    stderr = broken_validate[_COPY.get(name, 0)]
+    assert error in stderr, stderr
+
+
+def test_the_configuration_as_it_is_validates(env: dict[str, str], tmp_path: Path) -> None:
+    result = _validate(env, _copy(tmp_path))
+    assert result.returncode == 0, result.stderr
+
+
+def test_plan_catches_an_unknown_for_each(env: dict[str, str], tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    (root / "extra.tf").write_text(
+        'resource "aws_iam_role_policy_attachment" "extra" {\n'
+        "  for_each   = toset([module.iam.task_role_arn])\n"
+        "  role       = each.key\n"
+        '  policy_arn = "arn:aws:iam::aws:policy/ReadOnlyAccess"\n'
+        "}\n"
+    )
+    result = _plan(env, root)
+    assert result.returncode != 0
+    assert "Invalid for_each argument" in result.stderr, result.stderr
+
+
+def test_plan_catches_a_string_in_tfvars_for_a_number(env: dict[str, str], tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    _edit(root / "envs/dev.tfvars", "desired_count               = 2", 'desired_count = "two"')
+    result = _plan(env, root)
+    assert result.returncode != 0
+    assert "Invalid value for input variable" in result.stderr, result.stderr
+    assert "desired_count" in result.stderr
+
+
+def test_apply_is_refused(env: dict[str, str], tmp_path: Path) -> None:
+    root = tmp_path / "one"
+    root.mkdir()
+    (root / "main.tf").write_text(
+        'terraform {\n  required_providers {\n    aws = { source = "hashicorp/aws" }\n  }\n}\n'
+        'provider "aws" {\n  region = "us-east-1"\n}\n'
+        'resource "aws_sns_topic" "t" {\n  name = "x"\n}\n'
+    )
+    assert _tf(env, root, "init", "-input=false").returncode == 0
+    result = _tf(env, root, "apply", "-auto-approve", "-input=false")
+    assert result.returncode != 0
+    assert "only plans: it never creates, changes or deletes anything in AWS" in " ".join(
+        result.stderr.split()
+    )

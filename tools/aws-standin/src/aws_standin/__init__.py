@@ -1,0 +1,1 @@
+"""A stand-in for the hashicorp/aws Terraform provider: the real schema, plans, no AWS."""
