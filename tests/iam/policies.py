@@ -54,9 +54,25 @@ def _resources(module: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from _resources(child)
 
 
+class PlanIncompleteError(Exception):
+    """A role or policy the plan leaves unknown until apply (a create plan of new roles)."""
+
+
 def from_plan(plan: dict[str, Any]) -> Stack:
     values = plan["planned_values"]["root_module"]
     res = list(_resources(values))
+    unknown = [
+        r["address"]
+        for r in res
+        if r["type"] in {"aws_iam_role_policy", "aws_iam_role_policy_attachment"}
+        and not {"role", "policy" if r["type"] == "aws_iam_role_policy" else "policy_arn"}
+        <= set(r["values"])
+    ]
+    if unknown:
+        raise PlanIncompleteError(
+            f"{len(unknown)} role policies are known only after apply "
+            f"({', '.join(unknown[:3])}, ...)"
+        )
     roles: dict[str, RolePolicies] = {}
     managed = {
         r["values"].get("arn") or r["values"]["name"]: r
