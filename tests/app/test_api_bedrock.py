@@ -26,7 +26,7 @@ Events = Callable[[str], list[tuple[str, dict[str, Any]]]]
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
 QUESTION = {"question": "How do I roll back a release?", "temperature": 0.3}
 # The start of the system prompt Bedrock must be sent (test_bedrock_answerer has it whole).
-SYSTEM_START = "You answer questions about a team's documents. Use ONLY the numbered passages"
+SYSTEM_START = "You answer questions about a team's documents. The user's message has two parts"
 
 
 def _bedrock(settings: Settings, **extra: str | int) -> Settings:
@@ -79,10 +79,10 @@ def test_ask_answers_with_the_model_and_reports_usage(
     assert body["sources"]
     (request,) = sent
     assert request["system"][0]["text"].startswith(SYSTEM_START)
-    ((text,),) = ([block["text"] for block in m["content"]] for m in request["messages"])
+    ((passages, question),) = ([b["text"] for b in m["content"]] for m in request["messages"])
     first = body["sources"][0]
-    assert text.startswith(f"Passages:\n\n[1] ({first['document']})\n")
-    assert text.endswith(f"\n\nQuestion: {QUESTION['question']}")
+    assert passages.startswith(f'<passage n="1" document="{first["document"]}"')
+    assert question == QUESTION["question"]  # its own block, the last one
 
 
 def test_stream_relays_model_deltas_and_usage(
@@ -124,7 +124,7 @@ def test_stream_relays_model_deltas_and_usage(
     # The passages sent are the ones announced in the `sources` event, numbered in order.
     prompt = sent.json["messages"][0]["content"][0]["text"]
     for number, source in enumerate(events[0][1]["sources"], start=1):
-        assert f"[{number}] ({source['document']}" in prompt
+        assert f'<passage n="{number}" document="{source["document"]}"' in prompt
 
 
 def test_throttled_ask_gets_503_with_retry_after_after_retries(
