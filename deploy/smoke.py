@@ -11,8 +11,8 @@ Checks, in order, each named in its failure message:
                                     within --latency-budget-ms (sent with the API key)
   ask-without-key  POST /ask     -> 403 without the key. Only when a key is configured:
                                     API Gateway checks keys, the service itself does not
-                                    (DESIGN: "the service itself does not check keys"), so
-                                    against a bare service there is nothing to check.
+                                    (docs/architecture.md, "API key"), so against a bare
+                                    service there is nothing to check.
 
 Right after a rollout the first requests may still reach draining tasks or cold caches, so
 every check is retried with exponential backoff until --retry-seconds have passed since the
