@@ -447,10 +447,11 @@ data "aws_iam_policy_document" "deploy" {
     resources = [each.value.repository]
   }
 
-  # Neither action supports resource-level permissions: AWS accepts only `*`.
+  # None of these supports resource-level permissions: AWS accepts only `*`.
+  # ListTaskDefinitions: `deploy.rollout --rollback-to <sha>` finds the revision that ran it.
   statement {
     sid       = "TaskDefinitions"
-    actions   = ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"]
+    actions   = ["ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions", "ecs:RegisterTaskDefinition"]
     resources = ["*"]
   }
 

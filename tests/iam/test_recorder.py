@@ -22,8 +22,9 @@ def test_a_call_from_app_code_is_recorded_with_its_caller_and_parameters(
     monkeypatch.setattr(recorder, "_calls", {})  # this test's calls only, the session's kept
     client = _client()
     with Stubber(client) as stub:
-        stub.add_response("list_objects_v2", {"Contents": [{"Key": "docs/a.md"}]})
-        assert list(sources._s3_keys(client, "team-docs", "docs/")) == ["docs/a.md"]  # type: ignore[arg-type]
+        stub.add_response("list_objects_v2", {"Contents": [{"Key": "docs/a.md", "Size": 3}]})
+        listed = list(sources._s3_objects(client, "team-docs", "docs/"))  # type: ignore[arg-type]
+        assert listed == [("docs/a.md", 3)]
     entry = recorder._calls[("app", "s3", "ListObjectsV2", "app/ingest/sources.py")]
     assert entry["params"] == [{"Bucket": "team-docs", "Prefix": "docs/", "EncodingType": "url"}]
     assert entry["signing_name"] == "s3"
