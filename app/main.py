@@ -119,7 +119,12 @@ def create_app(
     app.include_router(ask.router)
     app.include_router(health.router)
     app.include_router(page.router)
-    app.add_middleware(RequestMiddleware, max_body_bytes=settings.MAX_BODY_BYTES)
+    app.add_middleware(
+        RequestMiddleware,
+        max_body_bytes=settings.MAX_BODY_BYTES,
+        body_timeout_s=settings.HTTP_BODY_TIMEOUT_S,
+        retry_after_s=settings.RETRY_AFTER_S,
+    )
     return app
 
 

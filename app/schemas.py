@@ -22,11 +22,16 @@ class AskRequest(BaseModel):
     question: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)
     ] = Field(description="The question, 1 to 2,000 characters.")
-    top_k: int = Field(default=4, ge=1, le=20, description="How many passages to retrieve.")
+    # strict: a JSON number, never `"4"` or `true` (pydantic would coerce those); an integer
+    # is still a valid temperature.
+    top_k: int = Field(
+        default=4, ge=1, le=20, strict=True, description="How many passages to retrieve."
+    )
     temperature: float | None = Field(
         default=None,
         ge=0,
         le=1,
+        strict=True,
         description="Sampling temperature for the Bedrock model (the extractive answerer "
         "ignores it). Unset: the model's default.",
     )
@@ -106,6 +111,25 @@ class CollectionDetails(BaseModel):
     dense_size: int | None = Field(description="Dense vector size; null when sparse only.")
     sparse: str
     extra: dict[str, str]
+
+
+class StreamSources(BaseModel):
+    """Data of the first `sources` event of /ask/stream."""
+
+    sources: list[Source]
+    request_id: str
+
+
+class StreamDelta(BaseModel):
+    """Data of a `delta` event of /ask/stream: text to append to the answer."""
+
+    text: str
+
+
+class StreamError(ErrorResponse):
+    """Data of an `error` event of /ask/stream: a failure after the stream started."""
+
+    status: int = Field(description="The status the failure would have had before the stream.")
 
 
 class StreamDone(BaseModel):

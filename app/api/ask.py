@@ -18,7 +18,13 @@ from app.answer.extractive import ExtractiveAnswerer
 from app.api._offload import within
 from app.api.deps import services_of
 from app.config import Settings
-from app.errors import ASK_ERROR_RESPONSES, ApiError, error_body, request_id_of
+from app.errors import (
+    ASK_ERROR_RESPONSES,
+    ASK_STREAM_RESPONSES,
+    ApiError,
+    error_body,
+    request_id_of,
+)
 from app.plaintext import is_markdown, plain
 from app.retrieval import Retriever
 from app.schemas import AskRequest, AskResponse, Source, StreamDone, Timings, Usage
@@ -37,12 +43,6 @@ class EventStreamResponse(StreamingResponse):
 
 
 _SNIPPET_CHARS = 300
-_STREAM_DESCRIPTION = (
-    "Server-sent events, in order: one `sources` event (`{sources, request_id}`), `delta` "
-    "events (`{text}`) to append, then one `done` event (`{stop_reason, usage, model, "
-    "timings_ms, request_id}`). A failure after the stream has started arrives as an `error` "
-    "event (`{error, request_id, status}`) and ends the stream."
-)
 
 
 _to_json = AskResponse.__pydantic_serializer__.to_json
@@ -191,13 +191,7 @@ def _event(name: str, data: dict[str, Any]) -> bytes:
 @router.post(
     "/ask/stream",
     response_class=EventStreamResponse,
-    responses={
-        200: {
-            "description": _STREAM_DESCRIPTION,
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
-        },
-        **ASK_ERROR_RESPONSES,
-    },
+    responses=ASK_STREAM_RESPONSES,
 )
 async def post_ask_stream(*, body: AskRequest, request: Request) -> EventStreamResponse:
     """The same answer as /ask, streamed as it is generated (server-sent events)."""
