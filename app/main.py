@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from pydantic import ValidationError
@@ -56,6 +56,24 @@ def _settings_from_environment() -> Settings:
             for error in exc.errors(include_input=False, include_url=False)
         )
         raise SystemExit(f"qa-service: invalid settings: {problems}") from None
+
+
+def _document_streams_as_events(app: FastAPI) -> None:
+    """FastAPI adds `schema: {type: string}` beside a stream's `itemSchema` (the route's
+    response class has a media type): the events are the schema, not one string."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            for path in generate()["paths"].values():
+                for operation in path.values():
+                    ok = operation.get("responses", {}).get("200", {})
+                    stream = ok.get("content", {}).get("text/event-stream", {})
+                    if "itemSchema" in stream:
+                        stream.pop("schema", None)
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(
@@ -114,6 +132,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
+    _document_streams_as_events(app)
     install_error_handlers(app)
     # Routes match in order: the busiest first.
     app.include_router(ask.router)

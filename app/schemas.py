@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from app.store.base import Mode
 
 DocumentName = Annotated[str, StringConstraints(min_length=1, max_length=512)]
+
+
+def _json_number(value: Any) -> Any:
+    # pydantic would turn "4", "0.5", true and false into numbers. A JSON number is the only
+    # number here; 12.0 stays a valid integer, as JSON Schema's "integer" says.
+    if isinstance(value, bool | str | bytes):
+        raise ValueError(  # noqa: TRY004 (pydantic reports ValueError as a 422 reason)
+            "Input should be a JSON number, not a string or a boolean"
+        )
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_number)]
+JsonNumber = Annotated[float, BeforeValidator(_json_number)]
 
 
 class AskRequest(BaseModel):
@@ -22,16 +36,11 @@ class AskRequest(BaseModel):
     question: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)
     ] = Field(description="The question, 1 to 2,000 characters.")
-    # strict: a JSON number, never `"4"` or `true` (pydantic would coerce those); an integer
-    # is still a valid temperature.
-    top_k: int = Field(
-        default=4, ge=1, le=20, strict=True, description="How many passages to retrieve."
-    )
-    temperature: float | None = Field(
+    top_k: JsonInt = Field(default=4, ge=1, le=20, description="How many passages to retrieve.")
+    temperature: JsonNumber | None = Field(
         default=None,
         ge=0,
         le=1,
-        strict=True,
         description="Sampling temperature for the Bedrock model (the extractive answerer "
         "ignores it). Unset: the model's default.",
     )

@@ -67,6 +67,28 @@ class RequestMiddleware:
         body_deadline = started + self.body_timeout_s
         body_done = False
 
+        logged = False
+
+        def log_line() -> None:
+            nonlocal logged
+            if logged:
+                return
+            logged = True
+            route = scope.get("route")
+            fields: dict[str, Any] = {
+                "request_id": request_id,
+                "method": scope["method"],
+                # The route's template (/ask), or the raw path when no route matched.
+                "route": getattr(route, "path", None) or scope["path"][:200],
+                "status": response["status"],
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                **{f"{name}_ms": value for name, value in timings.items()},
+            }
+            for key in ("error", "model", "hits"):
+                if key in state:
+                    fields[key] = state[key]
+            _log.info("request", extra={"fields": fields})
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 response["status"] = message["status"]
@@ -78,6 +100,10 @@ class RequestMiddleware:
                 headers.setdefault("Cache-Control", "no-store")
                 if message["status"] in _CLOSE_AFTER:
                     headers["Connection"] = "close"
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Logged before the last byte leaves: once a client has its answer, the line
+                # is already written (a caller reading the log right after sees it).
+                log_line()
             await send(message)
 
         async def receive_limited() -> Message:
@@ -123,20 +149,7 @@ class RequestMiddleware:
                 message = f"Internal error; quote request id {request_id} when reporting it."
                 await _send_json(send_with_headers, 500, message, request_id)
         finally:
-            route = scope.get("route")
-            fields: dict[str, Any] = {
-                "request_id": request_id,
-                "method": scope["method"],
-                # The route's template (/ask), or the raw path when no route matched.
-                "route": getattr(route, "path", None) or scope["path"][:200],
-                "status": response["status"],
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                **{f"{name}_ms": value for name, value in timings.items()},
-            }
-            for key in ("error", "model", "hits"):
-                if key in state:
-                    fields[key] = state[key]
-            _log.info("request", extra={"fields": fields})
+            log_line()
 
 
 def _content_length(scope: Scope) -> int:

@@ -70,6 +70,7 @@ def test_the_stream_documents_each_event_it_sends(
 ) -> None:
     content = document["paths"]["/ask/stream"]["post"]["responses"]["200"]["content"]
     assert list(content) == ["text/event-stream"]
+    assert "schema" not in content["text/event-stream"]  # a stream of events, not one string
     variants = {
         v["properties"]["event"]["const"]: v["properties"]["data"]["contentSchema"]
         for v in content["text/event-stream"]["itemSchema"]["oneOf"]
