@@ -86,9 +86,9 @@ EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
     CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8080/health', timeout=4)"]
 
-# One worker per task (ECS scales tasks). On SIGTERM uvicorn stops accepting and gives open
-# requests 25 s, inside ECS's default 30 s stopTimeout before SIGKILL. No access log: the
-# app writes its own JSON line per request.
+# The launcher (app/server.py) holds every server flag, for `make run` too: one uvicorn worker
+# (ECS scales tasks), bounded request heads and bodies, a connection limit answered with JSON,
+# and on SIGTERM HTTP_SHUTDOWN_GRACE_S (25 s) for open requests, inside ECS's default 30 s
+# stopTimeout before SIGKILL; exit status 0 after it.
 # One-off ingestion uses the same image: command ["python", "-m", "app.ingest", "s3://..."].
-CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8080", "--workers", "1", \
-     "--proxy-headers", "--timeout-graceful-shutdown", "25", "--no-access-log"]
+CMD ["python", "-m", "app.server", "--host", "0.0.0.0", "--port", "8080", "--proxy-headers"]

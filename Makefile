@@ -48,7 +48,7 @@ system-deps: ## Install the Debian packages the checks use, where apt-get and ro
 
 run: install ## Load the sample documents and serve the page and API on http://127.0.0.1:8080
 	$(RUN) python -m app.ingest $(SAMPLE_DOCS)
-	$(RUN) uvicorn app.main:app --host $(HOST) --port $(PORT) --no-access-log
+	$(RUN) python -m app.server --host $(HOST) --port $(PORT)
 
 ingest: install ## Load documents into the store: make ingest SRC="docs/ s3://bucket/prefix"
 	@test -n "$(SRC)" || { echo 'make ingest needs SRC, e.g. make ingest SRC="docs/sample"' >&2; exit 2; }

@@ -65,6 +65,15 @@ class Settings(BaseSettings):
     MAX_BODY_BYTES: int = Field(default=64 * 1024, ge=1024)
     RETRY_AFTER_S: int = Field(default=5, ge=1, le=3600)
 
+    # HTTP server (app/server.py): what one client may hold. Not counted against a response,
+    # so a long /ask/stream is never cut by them.
+    HTTP_MAX_HEADER_BYTES: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
+    HTTP_HEADER_TIMEOUT_S: float = Field(default=10.0, gt=0, le=300)
+    HTTP_BODY_TIMEOUT_S: float = Field(default=20.0, gt=0, le=300)
+    HTTP_MAX_CONNECTIONS: int = Field(default=1000, ge=2, le=100_000)
+    # Inside ECS's default 30 s stopTimeout, after which the task is killed.
+    HTTP_SHUTDOWN_GRACE_S: int = Field(default=25, ge=1, le=120)
+
     @field_validator("BM25_LANGUAGE")
     @classmethod
     def _known_bm25_language(cls, value: str) -> str:

@@ -9,7 +9,9 @@ Every error body is `{"error": "...", "request_id": "..."}` (422 adds `fields`):
      │    ├── ModelCallError           502: Bedrock refused or failed the call
      │    └── StoreTimeoutError        503 + Retry-After: the store did not answer in time
      ├── StoreError (app.store.base)   503 + Retry-After (CollectionMissing: nothing ingested)
-     ├── HTTPException                 its status (404, 405, 413 BodyTooLargeError, ...)
+     ├── HTTPException                 its status (404, 405, 408 RequestTimeoutError,
+     │                                 413 BodyTooLargeError; a body that is not UTF-8 or
+     │                                 nests too deeply: 422 like invalid JSON)
      └── RequestValidationError        422 naming each field and reason
 
 A response never carries a stack trace, the input that failed, or a secret.
@@ -22,13 +24,22 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from app.schemas import ErrorResponse, ValidationErrorResponse
+from app.schemas import (
+    ErrorResponse,
+    StreamDelta,
+    StreamDone,
+    StreamError,
+    StreamSources,
+    ValidationErrorResponse,
+)
 from app.store.base import CollectionMissing, StoreError
 
 __all__ = [
     "ASK_ERROR_RESPONSES",
+    "ASK_STREAM_RESPONSES",
     "ERROR_RESPONSES",
     "RETRY_AFTER_HEADER",
     "ApiError",
@@ -36,6 +47,7 @@ __all__ = [
     "ModelCallError",
     "ModelThrottledError",
     "ModelUnavailableError",
+    "RequestTimeoutError",
     "StoreTimeoutError",
     "error_body",
     "install_error_handlers",
@@ -76,6 +88,16 @@ class BodyTooLargeError(HTTPException):
             status_code=413,
             detail=f"The request body is larger than {limit} bytes (MAX_BODY_BYTES); "
             "send a shorter question.",
+        )
+
+
+class RequestTimeoutError(HTTPException):
+    """The body did not arrive in time (HTTP_BODY_TIMEOUT_S); raised by the middleware."""
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__(
+            status_code=408,
+            detail=f"The request body did not arrive within {timeout_s:g} s (HTTP_BODY_TIMEOUT_S).",
         )
 
 
@@ -130,7 +152,18 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)  # noqa: S101 (registered for HTTPException only)
     message = exc.detail if isinstance(exc.detail, str) else "Request failed."
     if exc.status_code == 404:
-        message = f"No route {request.url.path!r}; see /openapi.json for the routes."
+        # Not the path: rejected input is never echoed.
+        message = "No such route; see /openapi.json for the routes."
+    elif exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
+        # FastAPI's "There was an error parsing the body": json.loads failed on the bytes
+        # (not UTF-8) or on the depth (RecursionError), not on the syntax. The same 422 as
+        # any other body that is not JSON.
+        reason = (
+            "is nested too deeply"
+            if isinstance(exc.__cause__, RecursionError)
+            else "is not valid UTF-8 JSON"
+        )
+        return _validation_response(request, [{"field": "body", "reason": reason}])
     return _json_error(request, exc.status_code, message, dict(exc.headers or {}))
 
 
@@ -141,18 +174,33 @@ def _field_name(loc: tuple[Any, ...]) -> str:
 
 
 def _reason(error: dict[str, Any]) -> str:
+    if error.get("type") == "extra_forbidden":
+        return "has a field the request does not have (its fields are in /openapi.json)"
     if error.get("type") == "json_invalid":
         detail = (error.get("ctx") or {}).get("error", "")
         return f"is not valid JSON ({detail})" if detail else "is not valid JSON"
     return str(error.get("msg", "is invalid"))
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)  # noqa: S101 (registered for it only)
-    fields = [{"field": _field_name(tuple(e["loc"])), "reason": _reason(e)} for e in exc.errors()]
+def _field(error: dict[str, Any]) -> dict[str, str]:
+    loc = tuple(error["loc"])
+    if error.get("type") == "extra_forbidden":
+        # The unknown name is the client's input (it may be 60 KB): name its parent instead.
+        loc = loc[:-1]
+    return {"field": _field_name(loc), "reason": _reason(error)}
+
+
+def _validation_response(request: Request, fields: list[dict[str, str]]) -> JSONResponse:
+    # One line per distinct problem: ten unknown fields are one.
+    fields = list({(f["field"], f["reason"]): f for f in fields}.values())
     summary = "; ".join(f"{f['field']}: {f['reason']}" for f in fields)
     body = {**error_body(f"Invalid request: {summary}", request_id_of(request)), "fields": fields}
     return JSONResponse(body, status_code=422)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 (registered for it only)
+    return _validation_response(request, [_field(e) for e in exc.errors()])
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -177,6 +225,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 ASK_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     **ERROR_RESPONSES,
+    408: {
+        "model": ErrorResponse,
+        "description": "The body did not arrive within HTTP_BODY_TIMEOUT_S.",
+    },
     422: {"model": ValidationErrorResponse, "description": "A field is missing or invalid."},
     502: {"model": ErrorResponse, "description": "The Bedrock model refused or failed the call."},
     503: {
@@ -185,4 +237,63 @@ ASK_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         "been ingested, or Bedrock is still throttling after retries.",
         "headers": RETRY_AFTER_HEADER,
     },
+}
+
+
+_COMPONENT = "#/components/schemas/{model}"
+_STREAM_EVENTS: dict[str, type[BaseModel]] = {
+    "sources": StreamSources,
+    "delta": StreamDelta,
+    "done": StreamDone,
+    "error": StreamError,
+}
+
+
+def _event_schema(name: str, model: type[BaseModel]) -> dict[str, Any]:
+    # The data's nested models (Source, Usage, Timings) are components through /ask's
+    # AskResponse; tests/app/test_openapi.py checks that every $ref resolves.
+    data = model.model_json_schema(ref_template=_COMPONENT)
+    data.pop("$defs", None)
+    return {
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {
+            "event": {"const": name},
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": data,
+            },
+        },
+    }
+
+
+def _as_json(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    """`responses` with each model written out as application/json: FastAPI files a model
+    under the route's own media type, which for /ask/stream is text/event-stream."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status, response in responses.items():
+        response = dict(response)
+        model = response.pop("model")
+        schema = {"$ref": _COMPONENT.format(model=model.__name__)}
+        out[status] = {**response, "content": {"application/json": {"schema": schema}}}
+    return out
+
+
+# /ask/stream: the 200 is a stream of events (OpenAPI 3.2's itemSchema for sequential media,
+# as FastAPI's own EventSourceResponse documents it); every error is JSON, as /ask's.
+ASK_STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Server-sent events, in order: one `sources` event, `delta` events to "
+        "append, then one `done` event. A failure after the stream has started arrives as an "
+        "`error` event and ends the stream.",
+        "content": {
+            "text/event-stream": {
+                "itemSchema": {
+                    "oneOf": [_event_schema(name, m) for name, m in _STREAM_EVENTS.items()]
+                }
+            }
+        },
+    },
+    **_as_json(ASK_ERROR_RESPONSES),
 }

@@ -16,13 +16,24 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["REQUEST_LOGGER", "JsonFormatter", "configure_logging", "request_id_from"]
+__all__ = [
+    "GATEWAY_ID_HEADER",
+    "REQUEST_LOGGER",
+    "JsonFormatter",
+    "configure_logging",
+    "request_id_from",
+]
 
 REQUEST_LOGGER = "qa.request"
 _HANDLER_NAME = "qa-json"
 # Incoming ids are echoed in a header and logged: accept only short, plain tokens.
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
-_ID_HEADERS = (b"x-amzn-requestid", b"x-request-id")
+# The only id trusted from a request: API Gateway's integration sets this header from
+# `context.requestId`, overwriting whatever a client sent (a REST API integration request
+# parameter may map a context variable; AWS's "Parameter mapping source reference for REST
+# APIs"). A client's own x-request-id or x-amzn-requestid could name someone else's request
+# in the logs, so they are ignored.
+GATEWAY_ID_HEADER = b"x-gateway-request-id"
 
 
 class JsonFormatter(logging.Formatter):
@@ -62,10 +73,11 @@ def configure_logging(level: str = "INFO") -> None:
 
 
 def request_id_from(headers: Iterable[tuple[bytes, bytes]]) -> str:
-    """API Gateway's id (x-amzn-requestid) or the caller's (x-request-id), else a new one."""
-    found = {name.lower(): value for name, value in headers if name.lower() in _ID_HEADERS}
-    for name in _ID_HEADERS:
-        value = found.get(name, b"").decode("latin-1").strip()
-        if _SAFE_ID.fullmatch(value):
-            return value
+    """API Gateway's id (x-gateway-request-id, set by the integration), else a new one."""
+    for name, value in headers:
+        if name.lower() == GATEWAY_ID_HEADER:
+            candidate = value.decode("latin-1").strip()
+            if _SAFE_ID.fullmatch(candidate):
+                return candidate
+            break
     return uuid.uuid4().hex

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from pydantic import ValidationError
@@ -52,6 +52,24 @@ def _settings_from_environment() -> Settings:
         return Settings.from_env()
     except ValidationError as exc:
         raise SystemExit(f"qa-service: invalid settings: {settings_problems(exc)}") from None
+
+
+def _document_streams_as_events(app: FastAPI) -> None:
+    """FastAPI adds `schema: {type: string}` beside a stream's `itemSchema` (the route's
+    response class has a media type): the events are the schema, not one string."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            for path in generate()["paths"].values():
+                for operation in path.values():
+                    ok = operation.get("responses", {}).get("200", {})
+                    stream = ok.get("content", {}).get("text/event-stream", {})
+                    if "itemSchema" in stream:
+                        stream.pop("schema", None)
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(
@@ -110,12 +128,18 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
+    _document_streams_as_events(app)
     install_error_handlers(app)
     # Routes match in order: the busiest first.
     app.include_router(ask.router)
     app.include_router(health.router)
     app.include_router(page.router)
-    app.add_middleware(RequestMiddleware, max_body_bytes=settings.MAX_BODY_BYTES)
+    app.add_middleware(
+        RequestMiddleware,
+        max_body_bytes=settings.MAX_BODY_BYTES,
+        body_timeout_s=settings.HTTP_BODY_TIMEOUT_S,
+        retry_after_s=settings.RETRY_AFTER_S,
+    )
     return app
 
 

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from app.store.base import Mode
 
 DocumentName = Annotated[str, StringConstraints(min_length=1, max_length=512)]
+
+
+def _json_number(value: Any) -> Any:
+    # pydantic would turn "4", "0.5", true and false into numbers. A JSON number is the only
+    # number here; 12.0 stays a valid integer, as JSON Schema's "integer" says.
+    if isinstance(value, bool | str | bytes):
+        raise ValueError(  # noqa: TRY004 (pydantic reports ValueError as a 422 reason)
+            "Input should be a JSON number, not a string or a boolean"
+        )
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_number)]
+JsonNumber = Annotated[float, BeforeValidator(_json_number)]
 
 
 class AskRequest(BaseModel):
@@ -22,8 +36,8 @@ class AskRequest(BaseModel):
     question: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)
     ] = Field(description="The question, 1 to 2,000 characters.")
-    top_k: int = Field(default=4, ge=1, le=20, description="How many passages to retrieve.")
-    temperature: float | None = Field(
+    top_k: JsonInt = Field(default=4, ge=1, le=20, description="How many passages to retrieve.")
+    temperature: JsonNumber | None = Field(
         default=None,
         ge=0,
         le=1,
@@ -106,6 +120,25 @@ class CollectionDetails(BaseModel):
     dense_size: int | None = Field(description="Dense vector size; null when sparse only.")
     sparse: str
     extra: dict[str, str]
+
+
+class StreamSources(BaseModel):
+    """Data of the first `sources` event of /ask/stream."""
+
+    sources: list[Source]
+    request_id: str
+
+
+class StreamDelta(BaseModel):
+    """Data of a `delta` event of /ask/stream: text to append to the answer."""
+
+    text: str
+
+
+class StreamError(ErrorResponse):
+    """Data of an `error` event of /ask/stream: a failure after the stream started."""
+
+    status: int = Field(description="The status the failure would have had before the stream.")
 
 
 class StreamDone(BaseModel):

@@ -16,7 +16,13 @@ from fastapi.responses import StreamingResponse
 from app.answer import Answerer, Delta, Done
 from app.api.deps import Services, services_of
 from app.api.rendering import event, ms, sources, usage
-from app.errors import ASK_ERROR_RESPONSES, ApiError, error_body, request_id_of
+from app.errors import (
+    ASK_ERROR_RESPONSES,
+    ASK_STREAM_RESPONSES,
+    ApiError,
+    error_body,
+    request_id_of,
+)
 from app.schemas import AskRequest, AskResponse, StreamDone, Timings
 from app.store.base import Hit, StoreError
 
@@ -31,12 +37,6 @@ class EventStreamResponse(StreamingResponse):
     media_type = "text/event-stream"
 
 
-_STREAM_DESCRIPTION = (
-    "Server-sent events, in order: one `sources` event (`{sources, request_id}`), `delta` "
-    "events (`{text}`) to append, then one `done` event (`{stop_reason, usage, model, "
-    "timings_ms, request_id}`). A failure after the stream has started arrives as an `error` "
-    "event (`{error, request_id, status}`) and ends the stream."
-)
 _to_json = AskResponse.__pydantic_serializer__.to_json
 
 
@@ -104,13 +104,7 @@ async def post_ask(*, body: AskRequest, request: Request) -> Response:
 @router.post(
     "/ask/stream",
     response_class=EventStreamResponse,
-    responses={
-        200: {
-            "description": _STREAM_DESCRIPTION,
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
-        },
-        **ASK_ERROR_RESPONSES,
-    },
+    responses=ASK_STREAM_RESPONSES,
 )
 async def post_ask_stream(*, body: AskRequest, request: Request) -> EventStreamResponse:
     """The same answer as /ask, streamed as it is generated (server-sent events)."""

@@ -259,7 +259,9 @@ def test_unexpected_failure_midway_ends_the_stream_with_a_500_error_event(
         ]
     )
     with live_server(create_app(_bedrock(sample_settings))).client() as http:
-        response = http.post("/ask/stream", json=QUESTION, headers={"x-request-id": "mid-1"})
+        response = http.post(
+            "/ask/stream", json=QUESTION, headers={"x-gateway-request-id": "mid-1"}
+        )
 
     events = parse_sse(response.text)
     assert [name for name, _ in events] == ["sources", "delta", "error"]

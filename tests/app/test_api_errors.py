@@ -59,7 +59,13 @@ def _assert_error(response: httpx.Response, status: int) -> dict[str, Any]:
         ({**QUESTION, "temperature": 1.5}, "temperature", "less than or equal to 1"),
         ({**QUESTION, "mode": "fuzzy"}, "mode", "'hybrid', 'dense' or 'sparse'"),
         ({**QUESTION, "documents": "rollback.md"}, "documents", "valid list"),
-        ({**QUESTION, "colour": "blue"}, "colour", "Extra inputs are not permitted"),
+        ({**QUESTION, "colour": "blue"}, "body", "has a field the request does not have"),
+        # No coercion: a JSON number is the only top_k or temperature.
+        ({**QUESTION, "temperature": False}, "temperature", "JSON number"),
+        ({**QUESTION, "temperature": "0.5"}, "temperature", "JSON number"),
+        ({**QUESTION, "top_k": "4"}, "top_k", "JSON number"),
+        ({**QUESTION, "top_k": True}, "top_k", "JSON number"),
+        ({**QUESTION, "top_k": 4.5}, "top_k", "valid integer"),
     ],
 )
 def test_invalid_fields_get_422_naming_field_and_reason(
@@ -82,6 +88,64 @@ def test_malformed_json_gets_422_and_is_not_echoed(api: httpx.Client) -> None:
     assert body["fields"][0]["field"] == "body"
     assert "not valid JSON" in body["error"]
     assert "sk-ABCDEF" not in response.text
+
+
+def test_json_numbers_stay_numbers(api: httpx.Client) -> None:
+    # JSON Schema's "integer" includes 12.0, and 1 is a number: the document and the server agree.
+    response = api.post("/ask", json={**QUESTION, "temperature": 1, "top_k": 3.0})
+    assert response.status_code == 200
+    assert len(response.json()["sources"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b'{"question": "caf\xe9 \xff\xfe"}', "not valid UTF-8"),
+        (b'{"question": "x", "documents": ' + b"[" * 20_000 + b"]" * 20_000 + b"}", "nested"),
+    ],
+    ids=["invalid-utf8", "nesting-20000"],
+)
+def test_a_body_json_cannot_read_gets_422_not_400(
+    api: httpx.Client, content: bytes, reason: str
+) -> None:
+    for route in ("/ask", "/ask/stream"):
+        response = api.post(route, content=content, headers={"content-type": "application/json"})
+        body = _assert_error(response, 422)
+        assert body["fields"] == [{"field": "body", "reason": body["fields"][0]["reason"]}]
+        assert reason in body["error"]
+
+
+def test_rejected_input_is_never_echoed(api: httpx.Client) -> None:
+    name = "n" * 60_000
+    unknown = api.post("/ask", json={**QUESTION, name: 1, "other": 2})
+    missing = api.get("/nope-" + "p" * 500)
+
+    body = _assert_error(unknown, 422)
+    assert name[:50] not in unknown.text
+    assert "other" not in unknown.text
+    assert len(unknown.content) < 1000
+    assert body["fields"] == [
+        {
+            "field": "body",
+            "reason": "has a field the request does not have (its fields are in /openapi.json)",
+        }
+    ]
+    assert "ppppp" not in missing.text
+    assert "/openapi.json" in _assert_error(missing, 404)["error"]
+
+
+def test_only_api_gateways_request_id_is_trusted(api: httpx.Client) -> None:
+    gateway = api.get("/health", headers={"x-gateway-request-id": "gw-42", "x-request-id": "c"})
+    spoofed = api.get("/health", headers={"x-amzn-requestid": "someone-elses-id"})
+    own = api.get("/health", headers={"x-request-id": "client-chosen"})
+    unsafe = api.get("/health", headers={"x-gateway-request-id": "bad id\twith spaces"})
+
+    assert gateway.headers["x-request-id"] == "gw-42"
+    for response in (spoofed, own, unsafe):
+        generated = response.headers["x-request-id"]
+        assert generated not in {"someone-elses-id", "client-chosen"}
+        assert len(generated) == 32
+        int(generated, 16)
 
 
 def test_body_over_the_limit_gets_413_by_content_length(api: httpx.Client) -> None:
@@ -115,7 +179,7 @@ def test_limit_follows_the_setting(sample_settings: Settings, live_server: Serve
 
 
 def test_unknown_route_and_method_get_json(api: httpx.Client) -> None:
-    assert "/nope" in _assert_error(api.get("/nope"), 404)["error"]
+    assert "No such route" in _assert_error(api.get("/nope"), 404)["error"]
     _assert_error(api.get("/ask"), 405)
 
 
@@ -195,7 +259,9 @@ def test_unexpected_failure_gets_500_without_details(live_server: Serve) -> None
     try:
         app = create_app(Settings.from_env({}), store=_BrokenStore())
         with live_server(app).client() as client:
-            response = client.post("/ask", json=QUESTION, headers={"x-request-id": "boom-1"})
+            response = client.post(
+                "/ask", json=QUESTION, headers={"x-gateway-request-id": "boom-1"}
+            )
             stream = client.post("/ask/stream", json=QUESTION)
     finally:
         logger.removeHandler(handler)

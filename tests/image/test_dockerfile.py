@@ -104,18 +104,27 @@ def test_final_stage_copies_only_the_venv_and_runs_as_10001(dockerfile):
     assert "QDRANT_PATH=/tmp/" in env  # the embedded fallback writes where the fs allows
 
 
-def test_cmd_serves_one_uvicorn_worker_on_8080_behind_the_proxy(dockerfile):
+def test_cmd_serves_the_launcher_on_8080_behind_the_proxy(dockerfile):
     argv = _cmd(_final(dockerfile))
-    assert argv[:2] == ["uvicorn", "app.main:app"]
+    # app/server.py holds the workers, timeouts and limits, for `make run` as well.
+    assert argv[:3] == ["python", "-m", "app.server"]
     assert _option(argv, "--port") == "8080"
     assert _option(argv, "--host") == "0.0.0.0"
-    assert _option(argv, "--workers") == "1"
     assert "--proxy-headers" in argv
     assert "--reload" not in argv
 
 
-def test_graceful_shutdown_fits_inside_the_ecs_stop_timeout(dockerfile):
-    grace = int(_option(_cmd(_final(dockerfile)), "--timeout-graceful-shutdown"))
+def test_make_run_starts_the_same_launcher():
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile.split("\nrun:", 1)[1].split("\n\n", 1)[0]
+    assert "python -m app.server" in recipe
+    assert "uvicorn" not in recipe
+
+
+def test_graceful_shutdown_fits_inside_the_ecs_stop_timeout():
+    from app.config import Settings
+
+    grace = Settings.from_env({}).HTTP_SHUTDOWN_GRACE_S
     defaults = []
     for path in sorted((ROOT / "terraform").rglob("variables.tf")):
         with path.open() as handle:
