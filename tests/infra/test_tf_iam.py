@@ -21,6 +21,7 @@ STAR_RESOURCE_ALLOWED: dict[tuple[str, str, str], set[str]] = {
     # no resource-level permissions
     ("terraform/bootstrap", "deploy", "TaskDefinitions"): {
         "ecs:DescribeTaskDefinition",
+        "ecs:ListTaskDefinitions",
         "ecs:RegisterTaskDefinition",
     },
     ("terraform/bootstrap", "deploy", "ListThisClustersTasks"): {"ecs:ListTasks"},  # ecs:cluster
