@@ -12,6 +12,11 @@ mock_provider "aws" {
       zone_ids = ["use1-az1", "use1-az2", "use1-az3"]
     }
   }
+  # Every interface endpoint service offered in every zone (modules/network places each
+  # endpoint only where its service is, and refuses a zone set that offers none).
+  mock_data "aws_vpc_endpoint_service" {
+    defaults = { availability_zones = ["us-east-1a", "us-east-1b", "us-east-1c"] }
+  }
   mock_data "aws_region" {
     defaults = { region = "us-east-1", name = "us-east-1" }
   }
@@ -120,6 +125,7 @@ run "api_keys_and_usage_plan" {
     stage_name              = "dev"
     nlb_arn                 = "arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer/net/qa/1"
     nlb_dns_name            = "qa.elb.us-east-1.amazonaws.com"
+    stream_timeout_ms       = 300000
     smoke_api_key_secret_id = "qa-service/dev/smoke-api-key"
     logs_kms_key_arn        = "arn:aws:kms:us-east-1:111122223333:key/1"
   }
