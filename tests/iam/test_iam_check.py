@@ -251,6 +251,13 @@ def _denied(stack: Stack, role: RolePolicies, calls: list[roles.Call]) -> set[tu
             "EC2ChangeThisEnvironmentsNetwork",
             "ec2:CreateRoute",
         ),
+        # Found by citing the provider: an association's update replaces it in place.
+        (
+            "qa-service-github-apply-dev",
+            roles.apply_role,
+            "EC2ChangeThisEnvironmentsNetwork",
+            "ec2:ReplaceRouteTableAssociation",
+        ),
     ],
 )
 def test_removing_a_statement_denies_the_call_it_allowed(
