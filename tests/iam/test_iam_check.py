@@ -532,3 +532,23 @@ def test_elbv2_tagging_of_a_target_group_is_evaluated_on_the_target_group() -> N
         assert _one(role, roles.Call(action, tg, "t")).outcome == "allowed"
         other = tg.replace("qa-service-dev", "qa-service-prod")
         assert _one(role, roles.Call(action, other, "t")).outcome == "denied"
+
+
+def test_every_provider_call_cites_the_provider_source_or_the_service_doc() -> None:
+    """Each row of data/provider_calls.csv names where it comes from: a provider file and
+    function (internal/service/<svc>/<file>.go[@commit] F -> G -> Operation) or, for a call
+    the service makes with the caller's permissions, the AWS page that says so."""
+    rows = roles.provider_rows()
+    assert rows
+    uncited = [
+        (r["resource_type"], r["phase"], r["action"])
+        for r in rows
+        if not (
+            (r["source"].startswith("internal/") and ".go" in r["source"].split(" ", 1)[0])
+            or r["source"].startswith("https://docs.aws.amazon.com/")
+        )
+        or "not yet read" in r["source"]
+        or " " not in r["source"].strip()  # a file alone names no function
+    ]
+    assert not uncited, f"{len(uncited)} rows cite no provider function or doc: {uncited[:5]}"
+    assert {r["phase"] for r in rows} <= {"create", "read", "update", "delete"}
