@@ -23,7 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.iam import calls as roles
-from tests.iam.evaluate import EvaluatorMissingError, Verdict, evaluate, unused_grants
+from tests.iam.evaluate import (
+    EvaluatorMissingError,
+    Verdict,
+    evaluate,
+    unused_grants,
+    with_vendored,
+)
 from tests.iam.hcl_render import REPO
 from tests.iam.policies import PlanIncompleteError, Stack, from_hcl, from_plan
 
@@ -45,7 +51,9 @@ def role_kinds(n: roles.Names) -> dict[str, RoleKind]:
         f"{n.app}-github-apply-{n.env}": RoleKind("apply role", roles.apply_role),
         f"{n.app}-github-plan": RoleKind("plan role", roles.plan_role),
         f"{n.name}-flow-logs-": RoleKind("flow logs role", roles.flow_logs_role),
-        f"{n.app}-apigateway-cloudwatch": RoleKind("API Gateway CloudWatch role", None),
+        f"{n.app}-apigateway-cloudwatch": RoleKind(
+            "API Gateway CloudWatch role", roles.apigateway_cloudwatch_role
+        ),
     }
 
 
@@ -96,6 +104,7 @@ def check_env(env: str, stack: Stack, seen: set[str]) -> list[RoleReport]:
         kind = _kind(kinds, role)
         if kind is None or role in seen:
             continue
+        pols = with_vendored(pols)
         if kind.calls is None:
             note = (
                 "no call list; policies not available offline: " + ", ".join(pols.unavailable)
