@@ -458,6 +458,11 @@ class _Parser:
 ################################################################################
 
 
+def _elb_id(*parts: str) -> str:
+    """An Elastic Load Balancing id: 16 hex digits AWS chooses."""
+    return fake_id(*parts).replace("-", "")[-16:]
+
+
 def fake_id(*parts: str) -> str:
     """A stable stand-in for an ID AWS chooses (a KMS key id, a role-name suffix)."""
     return str(uuid.UUID(hashlib.sha256("/".join(parts).encode()).hexdigest()[:32]))
@@ -676,12 +681,12 @@ def computed(
     elb = f"arn:{PARTITION}:elasticloadbalancing:{region}:{acct}"
     # ELB ids: 16 hex digits AWS chooses.
     if rtype == "aws_lb" and attr in {"arn", "id"}:
-        return f"{elb}:loadbalancer/net/{arg('name')}/{fake_id(ev.where, rtype, name)[-16:]}"
+        return f"{elb}:loadbalancer/net/{arg('name')}/{_elb_id(ev.where, rtype, name)}"
     if rtype == "aws_lb_target_group" and attr in {"arn", "id"}:
-        return f"{elb}:targetgroup/{arg('name')}/{fake_id(ev.where, rtype, name)[-16:]}"
+        return f"{elb}:targetgroup/{arg('name')}/{_elb_id(ev.where, rtype, name)}"
     if rtype == "aws_lb_listener" and attr in {"arn", "id"}:
         lb = arg("load_balancer_arn").split(":loadbalancer/", 1)[1]
-        return f"{elb}:listener/{lb}/{fake_id(ev.where, rtype, name)[-16:]}"
+        return f"{elb}:listener/{lb}/{_elb_id(ev.where, rtype, name)}"
     if rtype == "aws_lambda_function" and attr == "arn":
         return f"arn:{PARTITION}:lambda:{region}:{acct}:function:{arg('function_name')}"
     if rtype == "aws_iam_openid_connect_provider" and attr == "arn":
