@@ -162,8 +162,9 @@ resource "aws_ecs_service" "this" {
     container_name   = var.container_name
     container_port   = var.container_port
 
-    # With a Network Load Balancer the two "rules" are the listeners' ARNs (ECS developer
-    # guide, "Network Load Balancer resources for Amazon ECS blue/green deployments").
+    # With a Network Load Balancer the two "rules" are the listeners' ARNs (ECS API
+    # reference, AdvancedConfiguration: "listener rule (in the case of an Application Load
+    # Balancer) or listener (in the case for an Network Load Balancer)").
     dynamic "advanced_configuration" {
       for_each = local.blue_green ? [var.blue_green] : []
 
