@@ -20,7 +20,7 @@ SAMPLE_DOCS ?= docs/sample
 SRC ?=
 
 .PHONY: help install system-deps run ingest test pytest lint bench \
-        ruff mypy iac checkov tf-fmt tf-validate tf-test tf-plan-offline aws-standin-test tflint workflows-lint hadolint image-test iam-check
+        ruff mypy iac checkov tf-fmt tf-validate tf-test tf-plan-offline smoke-hook-zip aws-standin-test tflint workflows-lint hadolint image-test iam-check
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -127,7 +127,11 @@ tf-test: ## terraform test (terraform/tests, mock providers) with the stand-in's
 	@if ! command -v terraform >/dev/null 2>&1; then echo "skipped: terraform test (terraform not installed)"; exit 0; fi; \
 	$(MAKE) $(AWS_STANDIN) >/dev/null && $(TF_OFFLINE) test
 
-tf-plan-offline: ## terraform plan of dev and prod with the stand-in: .data/plans/<env>.json and .txt
+# The blue/green smoke hook's Lambda package, which Terraform uploads (terraform/modules/blue_green).
+smoke-hook-zip: ## Package deploy/*.py as .build/smoke-hook.zip (deterministic: same code, same hash)
+	$(PYTHON) scripts/build-smoke-hook.py
+
+tf-plan-offline: smoke-hook-zip ## terraform plan of dev and prod with the stand-in: .data/plans/<env>.json and .txt
 	@if ! command -v terraform >/dev/null 2>&1; then echo "skipped: terraform plan (terraform not installed)"; exit 0; fi; \
 	$(MAKE) $(AWS_STANDIN) >/dev/null && $(TF_OFFLINE) plan dev prod
 

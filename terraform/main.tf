@@ -5,6 +5,11 @@ locals {
   name    = "${var.app_name}-${var.environment}"
   is_prod = var.environment == "prod"
 
+  # ECS native blue/green (modules/blue_green, deployment_strategy).
+  blue_green = var.deployment_strategy == "BLUE_GREEN"
+  # The smoke hook's package: relative paths are from this directory (terraform/).
+  smoke_hook_package = startswith(var.smoke_hook_package, "/") ? var.smoke_hook_package : "${path.root}/${var.smoke_hook_package}"
+
   # Every role this stack creates carries the environment's fixed permissions boundary: the
   # apply role may create no role without it (terraform/bootstrap/boundary.tf names it).
   permissions_boundary_arn = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:policy/${local.name}-workload-boundary"
@@ -108,6 +113,28 @@ module "load_balancer" {
   target_port         = local.container_port
   health_check_path   = local.health_check_path
   deletion_protection = local.is_prod
+  test_listener_port  = local.blue_green ? var.test_listener_port : null
+}
+
+# ECS's infrastructure role, the smoke hook and the role ECS invokes it through.
+module "blue_green" {
+  source = "./modules/blue_green"
+  count  = local.blue_green ? 1 : 0
+
+  name               = local.name
+  vpc_id             = module.network.vpc_id
+  vpc_cidr           = module.network.vpc_cidr
+  subnet_ids         = module.network.private_subnet_ids
+  test_url           = "http://${module.load_balancer.dns_name}:${var.test_listener_port}"
+  test_listener_port = var.test_listener_port
+  package            = local.smoke_hook_package
+  load_balancer = {
+    target_group_arns = [module.load_balancer.target_group_arn, module.load_balancer.alternate_target_group_arn]
+    listener_arns     = [module.load_balancer.listener_arn, module.load_balancer.test_listener_arn]
+  }
+  permissions_boundary_arn = local.permissions_boundary_arn
+  logs_kms_key_arn         = module.logs_kms.key_arn
+  log_retention_days       = var.log_retention_days
 }
 
 # The model ids are the only model input; the ARNs the task role may invoke follow from them
@@ -165,6 +192,17 @@ module "ecs" {
   max_count            = var.max_count
   log_retention_days   = var.log_retention_days
   logs_kms_key_arn     = module.logs_kms.key_arn
+
+  deployment_strategy  = var.deployment_strategy
+  bake_time_in_minutes = var.bake_time_in_minutes
+  blue_green = local.blue_green ? {
+    alternate_target_group_arn = module.load_balancer.alternate_target_group_arn
+    production_listener_arn    = module.load_balancer.listener_arn
+    test_listener_arn          = module.load_balancer.test_listener_arn
+    infrastructure_role_arn    = module.blue_green[0].infrastructure_role_arn
+    hook_function_arn          = module.blue_green[0].function_arn
+    hook_role_arn              = module.blue_green[0].hook_invoke_role_arn
+  } : null
 }
 
 ################################################################################
@@ -210,6 +248,9 @@ module "alarms" {
   api_p99_latency_ms      = var.api_p99_latency_ms
   nlb_arn_suffix          = module.load_balancer.arn_suffix
   target_group_arn_suffix = module.load_balancer.target_group_arn_suffix
-  ecs_cluster_name        = module.ecs.cluster_name
-  ecs_service_name        = module.ecs.service_name
+  # One alarm per target group: with blue/green either one serves production.
+  blue_green                        = local.blue_green
+  alternate_target_group_arn_suffix = module.load_balancer.alternate_target_group_arn_suffix
+  ecs_cluster_name                  = module.ecs.cluster_name
+  ecs_service_name                  = module.ecs.service_name
 }

@@ -170,6 +170,44 @@ variable "bedrock_model_regions" {
 }
 
 ################################################################################
+# Deployments
+################################################################################
+
+variable "deployment_strategy" {
+  description = "How a release replaces the tasks: `ROLLING` (in place; dev) or `BLUE_GREEN` (ECS native blue/green: the new revision is smoke-tested through a test listener before production moves, and ECS rolls back by itself; about 25-40 minutes longer; prod). README: \"Blue/green deployments\"."
+  type        = string
+  default     = "ROLLING"
+
+  validation {
+    condition     = contains(["ROLLING", "BLUE_GREEN"], var.deployment_strategy)
+    error_message = "deployment_strategy must be ROLLING or BLUE_GREEN."
+  }
+}
+
+variable "bake_time_in_minutes" {
+  description = "BLUE_GREEN: minutes the old revision is kept, ready for an instant rollback, after production moved (the rollout smoke-tests the live service then)."
+  type        = number
+  default     = 5
+}
+
+variable "test_listener_port" {
+  description = "BLUE_GREEN: port of the internal NLB's test listener (the new revision before production moves), reachable only from inside the VPC."
+  type        = number
+  default     = 9080
+
+  validation {
+    condition     = var.test_listener_port >= 1 && var.test_listener_port <= 65535 && var.test_listener_port != 80
+    error_message = "test_listener_port must be a TCP port other than the production listener's 80."
+  }
+}
+
+variable "smoke_hook_package" {
+  description = "BLUE_GREEN: the smoke hook's Lambda zip, relative to terraform/ (`make smoke-hook-zip` writes it)."
+  type        = string
+  default     = "../.build/smoke-hook.zip"
+}
+
+################################################################################
 # Data and retention
 ################################################################################
 

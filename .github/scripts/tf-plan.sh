@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `terraform init` + `terraform plan -detailed-exitcode` of one environment, the one way
 # plan.yml, drift.yml and deploy.yml plan. Writes, in the current directory:
+#   .build/smoke-hook.zip  the smoke hook's Lambda package (scripts/build-smoke-hook.py)
 #   plan.log   init and plan output (kept out of the job log unless the plan fails, see below)
 #   plan.json  `terraform show -json` of the plan   (deploy.plan_guard, plan_comment, drift_issue)
 #   plan.txt   `terraform show -no-color` of the plan (the human-readable diff for comments)
@@ -30,6 +31,10 @@ where=$([[ "$tail_lines" == 0 ]] && echo "the plan comment shows the log" || ech
 # (the lock workflow, .github/workflows/lock.yml, refreshes it).
 lockfile=()
 if [[ -f terraform/.terraform.lock.hcl ]]; then lockfile=(-lockfile=readonly); fi
+
+# The blue/green smoke hook's package, which the plan hashes and the apply of this plan
+# file (deploy.yml, same job) uploads: deterministic, so this plan's hash is the reviewed one.
+python3 "$(dirname "$0")/../../scripts/build-smoke-hook.py" --out .build/smoke-hook.zip --repo "$(cd "$(dirname "$0")/../.." && pwd)"
 
 status=0
 terraform -chdir=terraform init -input=false -no-color "${lockfile[@]}" \

@@ -245,7 +245,31 @@ data "aws_iam_policy_document" "apply_compute" {
       "arn:${local.partition}:elasticloadbalancing:${local.region}:${local.account}:loadbalancer/net/${each.value.name}/*",
       "arn:${local.partition}:elasticloadbalancing:${local.region}:${local.account}:listener/net/${each.value.name}/*",
       "arn:${local.partition}:elasticloadbalancing:${local.region}:${local.account}:targetgroup/${each.value.name}/*",
+      # The blue/green alternate target group (modules/load_balancer).
+      "arn:${local.partition}:elasticloadbalancing:${local.region}:${local.account}:targetgroup/${each.value.name}-alt/*",
     ]
+  }
+
+  # The blue/green smoke hook (modules/blue_green), by its name: the calls of
+  # aws_lambda_function (internal/service/lambda/function.go: create, read, update of code,
+  # configuration and concurrency, delete; tags).
+  statement {
+    sid = "LambdaTheSmokeHook"
+    actions = [
+      "lambda:CreateFunction",
+      "lambda:DeleteFunction",
+      "lambda:DeleteFunctionConcurrency",
+      "lambda:GetFunction",
+      "lambda:GetFunctionCodeSigningConfig",
+      "lambda:ListTags",
+      "lambda:ListVersionsByFunction",
+      "lambda:PutFunctionConcurrency",
+      "lambda:TagResource",
+      "lambda:UntagResource",
+      "lambda:UpdateFunctionCode",
+      "lambda:UpdateFunctionConfiguration",
+    ]
+    resources = ["arn:${local.partition}:lambda:${local.region}:${local.account}:function:${each.value.name}-smoke-hook"]
   }
 
   # Describe* of Application Auto Scaling supports no resource-level permissions.
@@ -367,6 +391,8 @@ data "aws_iam_policy_document" "apply_edge" {
       "${local.logs_arn}:log-group:/ecs/${each.value.name}:*",
       "${local.logs_arn}:log-group:aws-waf-logs-${each.value.name}",
       "${local.logs_arn}:log-group:aws-waf-logs-${each.value.name}:*",
+      "${local.logs_arn}:log-group:/aws/lambda/${each.value.name}-smoke-hook",
+      "${local.logs_arn}:log-group:/aws/lambda/${each.value.name}-smoke-hook:*",
     ]
   }
 
@@ -599,7 +625,7 @@ resource "aws_iam_policy" "apply_compute" {
   for_each = local.envs
 
   name        = "${var.app_name}-github-apply-${each.key}-compute"
-  description = "terraform apply of ${each.value.name}: ECR, ECS, the NLB, autoscaling, alarms"
+  description = "terraform apply of ${each.value.name}: ECR, ECS, the NLB, autoscaling, alarms, the smoke hook"
   policy      = data.aws_iam_policy_document.apply_compute[each.key].json
 }
 

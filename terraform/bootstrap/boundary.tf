@@ -10,7 +10,8 @@
 # its own policies and this one (IAM user guide, "Permissions boundaries for IAM entities").
 #
 # Its content: the union of what the stack's roles need (modules/iam: task and execution
-# roles; modules/network: the flow-logs role), each scoped to this environment.
+# roles; modules/network: the flow-logs role; modules/blue_green: the smoke hook, the role
+# ECS invokes it with, ECS's infrastructure role), each scoped to this environment.
 ################################################################################
 
 data "aws_iam_policy_document" "workload_boundary" {
@@ -35,6 +36,67 @@ data "aws_iam_policy_document" "workload_boundary" {
     resources = [
       "${local.logs_arn}:log-group:/ecs/${each.value.name}:*",
       "${local.logs_arn}:log-group:/aws/vpc/${each.value.name}/flow-logs:*",
+      "${local.logs_arn}:log-group:/aws/lambda/${each.value.name}-smoke-hook:*",
+    ]
+  }
+
+  # Blue/green (modules/blue_green). The smoke hook reads this service's revisions...
+  statement {
+    sid       = "ReadThisServicesRevisions"
+    actions   = ["ecs:DescribeServiceRevisions"]
+    resources = ["arn:${local.partition}:ecs:${local.region}:${local.account}:service-revision/${each.value.name}/${each.value.name}/*"]
+  }
+
+  # ...and runs in the VPC: Lambda manages its network interfaces with the function's role
+  # (AWSLambdaVPCAccessExecutionRole's actions; DescribeNetworkInterfaces only on `*`).
+  statement {
+    sid       = "FindNetworkInterfaces"
+    actions   = ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid = "LambdaNetworkInterfaces"
+    actions = [
+      "ec2:AssignPrivateIpAddresses",
+      "ec2:CreateNetworkInterface",
+      "ec2:DeleteNetworkInterface",
+      "ec2:UnassignPrivateIpAddresses",
+    ]
+    resources = [
+      "${local.ec2_arn}:network-interface/*",
+      "${local.ec2_arn}:security-group/*",
+      "${local.ec2_arn}:subnet/*",
+    ]
+  }
+
+  # ECS invokes the hook...
+  statement {
+    sid       = "InvokeThisEnvironmentsSmokeHook"
+    actions   = ["lambda:InvokeFunction"]
+    resources = ["arn:${local.partition}:lambda:${local.region}:${local.account}:function:${each.value.name}-smoke-hook"]
+  }
+
+  # ...and moves traffic between this environment's target groups and listeners.
+  # Describe* of Elastic Load Balancing supports no resource-level permissions.
+  statement {
+    sid = "ReadLoadBalancers"
+    actions = [
+      "elasticloadbalancing:DescribeListeners",
+      "elasticloadbalancing:DescribeRules",
+      "elasticloadbalancing:DescribeTargetGroups",
+      "elasticloadbalancing:DescribeTargetHealth",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid     = "ShiftThisEnvironmentsTraffic"
+    actions = ["elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:ModifyListener", "elasticloadbalancing:RegisterTargets"]
+    resources = [
+      "arn:${local.partition}:elasticloadbalancing:${local.region}:${local.account}:targetgroup/${each.value.name}/*",
+      "arn:${local.partition}:elasticloadbalancing:${local.region}:${local.account}:targetgroup/${each.value.name}-alt/*",
+      "arn:${local.partition}:elasticloadbalancing:${local.region}:${local.account}:listener/net/${each.value.name}/*",
     ]
   }
 

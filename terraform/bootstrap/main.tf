@@ -312,7 +312,6 @@ data "aws_iam_policy_document" "apply" {
       "iam:ListInstanceProfilesForRole",
       "iam:ListRolePolicies",
       "iam:ListRoleTags",
-      "iam:PassRole",
       "iam:TagRole",
       "iam:UntagRole",
       "iam:UpdateAssumeRolePolicy",
@@ -320,6 +319,68 @@ data "aws_iam_policy_document" "apply" {
       "iam:UpdateRoleDescription",
     ]
     resources = ["arn:${local.partition}:iam::${local.account}:role/${each.value.name}-*"]
+  }
+
+  # A role is passed only to the service that uses it (iam:PassedToService): the task
+  # definition's two roles to ECS tasks, the flow-log role to VPC Flow Logs, the smoke
+  # hook's role to Lambda, and the two roles ECS assumes for blue/green (infrastructure,
+  # hook invocation) to ECS.
+  statement {
+    sid     = "PassTaskRolesToECSTasks"
+    actions = ["iam:PassRole"]
+    resources = [
+      "arn:${local.partition}:iam::${local.account}:role/${each.value.name}-task-exec",
+      "arn:${local.partition}:iam::${local.account}:role/${each.value.name}-task",
+    ]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid     = "PassFlowLogRoleToVPCFlowLogs"
+    actions = ["iam:PassRole"]
+    resources = [
+      "arn:${local.partition}:iam::${local.account}:role/${each.value.name}-flow-logs-*",
+    ]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["vpc-flow-logs.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid     = "PassSmokeHookRoleToLambda"
+    actions = ["iam:PassRole"]
+    resources = [
+      "arn:${local.partition}:iam::${local.account}:role/${each.value.name}-smoke-hook",
+    ]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["lambda.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid     = "PassBlueGreenRolesToECS"
+    actions = ["iam:PassRole"]
+    resources = [
+      "arn:${local.partition}:iam::${local.account}:role/${each.value.name}-ecs-infrastructure",
+      "arn:${local.partition}:iam::${local.account}:role/${each.value.name}-smoke-hook-invoke",
+    ]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ecs.amazonaws.com"]
+    }
   }
 
   # Belt and braces against any later Allow: no role without the boundary, no policy on

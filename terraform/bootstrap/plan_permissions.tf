@@ -72,6 +72,10 @@ data "aws_iam_policy_document" "plan_read" {
       "kms:GetKeyPolicy",
       "kms:GetKeyRotationStatus",
       "kms:ListResourceTags",
+      "lambda:GetFunction",
+      "lambda:GetFunctionCodeSigningConfig",
+      "lambda:ListTags",
+      "lambda:ListVersionsByFunction",
       "logs:ListTagsForResource",
       "s3:GetAccelerateConfiguration",
       "s3:GetBucket*",
@@ -99,6 +103,7 @@ data "aws_iam_policy_document" "plan_read" {
       "arn:${local.partition}:ecs:${local.region}:${local.account}:service/${var.app_name}-*",
       "arn:${local.partition}:iam::${local.account}:role/${var.app_name}-*",
       "${local.kms_arn}:key/*",
+      "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${var.app_name}-*",
       "${local.logs_arn}:log-group:*",
       # modules/s3 names the documents buckets `<app>-<env>-documents-<account id>`
       # (ListBucket lists their object names, never their contents).

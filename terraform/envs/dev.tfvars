@@ -18,6 +18,9 @@ bedrock_model_id           = "us.amazon.nova-lite-v1:0"
 bedrock_max_tokens         = 1024
 log_level                  = "INFO"
 
+# rolling: releases take minutes; dev needs no blue/green (README, "Blue/green deployments").
+deployment_strategy = "ROLLING"
+
 # The us. inference profile routes to these Regions; the task role may invoke the model in
 # each (the ARNs are derived from the ids and the caller's account).
 bedrock_model_regions = ["us-east-1", "us-east-2", "us-west-2"]

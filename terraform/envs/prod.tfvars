@@ -17,6 +17,9 @@ bedrock_model_id           = "us.amazon.nova-lite-v1:0"
 bedrock_max_tokens         = 1024
 log_level                  = "INFO"
 
+# blue/green: a release that fails the smoke test never takes a production request (README, "Blue/green deployments").
+deployment_strategy = "BLUE_GREEN"
+
 # The us. inference profile routes to these Regions; the task role may invoke the model in
 # each (the ARNs are derived from the ids and the caller's account).
 bedrock_model_regions = ["us-east-1", "us-east-2", "us-west-2"]

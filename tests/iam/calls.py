@@ -49,6 +49,25 @@ TF_S3_BACKEND_DOC = (
 )
 FLOW_LOGS_DOC = "https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html"
 APIGW_LOGS_DOC = "https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html"
+LAMBDA_VPC_DOC = (
+    "https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html (execution role "
+    "permissions; the EC2 actions of AWSLambdaVPCAccessExecutionRole)"
+)
+LAMBDA_LOGS_DOC = "https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html"
+ECS_HOOK_DOC = (
+    "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-lifecycle-hooks.html"
+    " (Amazon ECS invokes the hook's Lambda function with the hook's role_arn)"
+)
+ECS_REVISIONS_DOC = (
+    "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DescribeServiceRevisions.html"
+    " (the hook compares the target revision's image with the one the test listener reports)"
+)
+ECS_LB_ROLE_DOC = (
+    "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/"
+    "AmazonECSInfrastructureRolePolicyForLoadBalancers.html; the NLB statements of the managed "
+    "policy AmazonECSInfrastructureRolePolicyForLoadBalancers (ELBReadOperations, "
+    "TargetGroupOperations, NLBModifyListeners)"
+)
 
 # Operation -> IAM action where the action's name is not the operation's (documented
 # exceptions; the rest is `<signing name>:<operation>`).
@@ -579,6 +598,7 @@ OWN_CREATES = {
     "ecs:CreateCluster",
     "ecs:RegisterTaskDefinition",
     "ecs:CreateService",
+    "lambda:CreateFunction",
     "application-autoscaling:RegisterScalableTarget",
     "cloudwatch:PutMetricAlarm",
     "sns:CreateTopic",
@@ -705,4 +725,78 @@ def apigateway_cloudwatch_role(n: Names) -> list[Call]:
             ),
             Call("logs:FilterLogEvents", group, APIGW_LOGS_DOC, operation=why),
         ]
+    return calls
+
+
+################################################################################
+# Blue/green (modules/blue_green; documented)
+################################################################################
+
+
+def smoke_hook_role(n: Names) -> list[Call]:
+    """The smoke hook's execution role: what Lambda and the hook's code do with it."""
+    group = f"arn:aws:logs:{n.region}:{ACCOUNT}:log-group:/aws/lambda/{n.name}-smoke-hook"
+    stream = f"{group}:log-stream:2026/12/01/[$LATEST]0123456789abcdef0123456789abcdef"
+    ec2 = f"arn:aws:ec2:{n.region}:{ACCOUNT}"
+    eni = f"{ec2}:network-interface/eni-0123456789abcdef0"
+    subnet = f"{ec2}:subnet/subnet-0123456789abcdef0"
+    sg = f"{ec2}:security-group/sg-0123456789abcdef0"
+    revision = (
+        f"arn:aws:ecs:{n.region}:{ACCOUNT}:service-revision/{n.name}/{n.name}/1234567890123456789"
+    )
+    return [
+        Call("ecs:DescribeServiceRevisions", revision, ECS_REVISIONS_DOC, operation="smoke hook"),
+        Call("logs:CreateLogStream", stream, LAMBDA_LOGS_DOC, operation="Lambda runtime logs"),
+        Call("logs:PutLogEvents", stream, LAMBDA_LOGS_DOC, operation="Lambda runtime logs"),
+        # CreateNetworkInterface is authorized on the new interface, its subnet and its
+        # security group (service authorization reference, Amazon EC2).
+        *(
+            Call("ec2:CreateNetworkInterface", arn, LAMBDA_VPC_DOC, operation="Lambda VPC ENI")
+            for arn in (eni, subnet, sg)
+        ),
+        Call("ec2:DescribeNetworkInterfaces", "*", LAMBDA_VPC_DOC, operation="Lambda VPC ENI"),
+        Call("ec2:DescribeSubnets", "*", LAMBDA_VPC_DOC, operation="Lambda VPC ENI"),
+        Call("ec2:DeleteNetworkInterface", eni, LAMBDA_VPC_DOC, operation="Lambda VPC ENI"),
+        Call("ec2:AssignPrivateIpAddresses", eni, LAMBDA_VPC_DOC, operation="Lambda VPC ENI"),
+        Call("ec2:UnassignPrivateIpAddresses", eni, LAMBDA_VPC_DOC, operation="Lambda VPC ENI"),
+    ]
+
+
+def hook_invoke_role(n: Names) -> list[Call]:
+    """The role ECS invokes the smoke hook through (lifecycle_hook.role_arn)."""
+    function = f"arn:aws:lambda:{n.region}:{ACCOUNT}:function:{n.name}-smoke-hook"
+    return [
+        Call("lambda:InvokeFunction", function, ECS_HOOK_DOC, operation="POST_TEST_TRAFFIC_SHIFT")
+    ]
+
+
+def ecs_infrastructure_role(n: Names) -> list[Call]:
+    """ECS's infrastructure role for the load balancer (advanced_configuration.role_arn)."""
+    groups = [
+        str(n.resolve("module.load_balancer.target_group_arn")),
+        str(n.resolve("module.load_balancer.alternate_target_group_arn")),
+    ]
+    listeners = [
+        str(n.resolve("module.load_balancer.listener_arn")),
+        str(n.resolve("module.load_balancer.test_listener_arn")),
+    ]
+    op = "blue/green traffic shift"
+    calls = [
+        Call(f"elasticloadbalancing:{a}", "*", ECS_LB_ROLE_DOC, operation=op)
+        for a in (
+            "DescribeListeners",
+            "DescribeRules",
+            "DescribeTargetGroups",
+            "DescribeTargetHealth",
+        )
+    ]
+    for tg in groups:
+        calls += [
+            Call(f"elasticloadbalancing:{a}", tg, ECS_LB_ROLE_DOC, operation=op)
+            for a in ("RegisterTargets", "DeregisterTargets")
+        ]
+    calls += [
+        Call("elasticloadbalancing:ModifyListener", arn, ECS_LB_ROLE_DOC, operation=op)
+        for arn in listeners
+    ]
     return calls

@@ -54,6 +54,12 @@ def role_kinds(n: roles.Names) -> dict[str, RoleKind]:
         f"{n.app}-apigateway-cloudwatch": RoleKind(
             "API Gateway CloudWatch role", roles.apigateway_cloudwatch_role
         ),
+        # Blue/green (deployment_strategy = "BLUE_GREEN"; modules/blue_green).
+        f"{n.name}-smoke-hook": RoleKind("smoke hook execution role", roles.smoke_hook_role),
+        f"{n.name}-smoke-hook-invoke": RoleKind("hook-invoke role (ECS)", roles.hook_invoke_role),
+        f"{n.name}-ecs-infrastructure": RoleKind(
+            "ECS infrastructure role", roles.ecs_infrastructure_role
+        ),
     }
 
 

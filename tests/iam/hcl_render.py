@@ -458,6 +458,11 @@ class _Parser:
 ################################################################################
 
 
+def _elb_id(*parts: str) -> str:
+    """An Elastic Load Balancing id: 16 hex digits AWS chooses."""
+    return fake_id(*parts).replace("-", "")[-16:]
+
+
 def fake_id(*parts: str) -> str:
     """A stable stand-in for an ID AWS chooses (a KMS key id, a role-name suffix)."""
     return str(uuid.UUID(hashlib.sha256("/".join(parts).encode()).hexdigest()[:32]))
@@ -479,7 +484,7 @@ class Evaluator:
     def child(self, call: str) -> Evaluator:
         spec = self.module.modules[call]
         path = (self.module.path / spec["source"]).resolve()
-        raw = {k: v for k, v in spec.items() if k not in {"source", "depends_on"}}
+        raw = {k: v for k, v in spec.items() if k not in {"source", "depends_on", "count"}}
         where = f"{self.where}.module.{call}".lstrip(".")
         return Evaluator(load_module(path), self.region, {}, where, None, self, raw)
 
@@ -533,7 +538,9 @@ class Evaluator:
                 raise RenderError(f"local.{name} is not defined in {self.module.path.name}")
             value = self._with_each(None).value(self.module.locals[name])
         elif head == "module":
-            call, out, rest = str(path[1]), str(path[2]), path[3:]
+            # module.x[0].out: a counted module (one instance at most in this stack).
+            after = path[3:] if isinstance(path[2], Index) else path[2:]
+            call, out, rest = str(path[1]), str(after[0]), after[1:]
             child = self.child(call)
             value = child.value(child.module.outputs[out]["value"])
         elif head == "data":
@@ -671,6 +678,17 @@ def computed(
         return f"arn:{PARTITION}:iam::{acct}:role/{role}" if attr == "arn" else role
     if rtype == "aws_iam_policy" and attr in {"arn", "id"}:
         return f"arn:{PARTITION}:iam::{acct}:policy/{arg('name')}"
+    elb = f"arn:{PARTITION}:elasticloadbalancing:{region}:{acct}"
+    # ELB ids: 16 hex digits AWS chooses.
+    if rtype == "aws_lb" and attr in {"arn", "id"}:
+        return f"{elb}:loadbalancer/net/{arg('name')}/{_elb_id(ev.where, rtype, name)}"
+    if rtype == "aws_lb_target_group" and attr in {"arn", "id"}:
+        return f"{elb}:targetgroup/{arg('name')}/{_elb_id(ev.where, rtype, name)}"
+    if rtype == "aws_lb_listener" and attr in {"arn", "id"}:
+        lb = arg("load_balancer_arn").split(":loadbalancer/", 1)[1]
+        return f"{elb}:listener/{lb}/{_elb_id(ev.where, rtype, name)}"
+    if rtype == "aws_lambda_function" and attr == "arn":
+        return f"arn:{PARTITION}:lambda:{region}:{acct}:function:{arg('function_name')}"
     if rtype == "aws_iam_openid_connect_provider" and attr == "arn":
         host = arg("url").removeprefix("https://")
         return f"arn:{PARTITION}:iam::{acct}:oidc-provider/{host}"

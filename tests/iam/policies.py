@@ -119,7 +119,10 @@ def _instances(ev: Evaluator, body: dict[str, Any]) -> Iterator[Evaluator]:
 
 def _walk(ev: Evaluator) -> Iterator[Evaluator]:
     yield ev
-    for call in ev.module.modules:
+    for call, spec in ev.module.modules.items():
+        # A module with `count = 0` (e.g. modules/blue_green with ROLLING) creates nothing.
+        if "count" in spec and ev.value(spec["count"]) == 0:
+            continue
         yield from _walk(ev.child(call))
 
 

@@ -43,6 +43,7 @@ SERVICE_OF = {
     "aws_iam_": "iam",
     "aws_internet_gateway": "ec2",
     "aws_kms_": "kms",
+    "aws_lambda_": "lambda",
     "aws_lb": "elasticloadbalancing",
     "aws_nat_gateway": "ec2",
     "aws_route": "ec2",
@@ -251,6 +252,17 @@ PROVIDER_CALLS: dict[str, set[str]] = {
         "ecs:DescribeServices",
         "ecs:UpdateService",
         "ecs:DeleteService",
+    },
+    # internal/service/lambda/function.go (the blue/green smoke hook)
+    "aws_lambda_function": {
+        "lambda:CreateFunction",
+        "lambda:GetFunction",
+        "lambda:ListVersionsByFunction",
+        "lambda:GetFunctionCodeSigningConfig",
+        "lambda:PutFunctionConcurrency",
+        "lambda:UpdateFunctionCode",
+        "lambda:UpdateFunctionConfiguration",
+        "lambda:DeleteFunction",
     },
     "aws_appautoscaling_target": {
         "application-autoscaling:RegisterScalableTarget",

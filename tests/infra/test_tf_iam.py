@@ -26,6 +26,20 @@ STAR_RESOURCE_ALLOWED: dict[tuple[str, str, str], set[str]] = {
     },
     ("terraform/bootstrap", "deploy", "ListThisClustersTasks"): {"ecs:ListTasks"},  # ecs:cluster
     ("terraform/modules/network", "flow_logs", "FindTheLogGroup"): {"logs:DescribeLogGroups"},
+    # Blue/green (modules/blue_green): ELB reads, and a VPC function's network interfaces
+    # (created by Lambda with the role before any ID exists; DescribeNetworkInterfaces only `*`).
+    ("terraform/modules/blue_green", "infrastructure", "ELBReadOperations"): {
+        "elasticloadbalancing:Describe*"
+    },
+    ("terraform/modules/blue_green", "smoke_hook", "FindNetworkInterfaces"): {
+        "ec2:Describe[A-Z]*[a-z]"
+    },
+    ("terraform/bootstrap", "workload_boundary", "FindNetworkInterfaces"): {
+        "ec2:Describe[A-Z]*[a-z]"
+    },
+    ("terraform/bootstrap", "workload_boundary", "ReadLoadBalancers"): {
+        "elasticloadbalancing:Describe*"
+    },
     # The apply role (terraform/bootstrap/apply_permissions.tf): reads that support no
     # resource-level permissions (EC2's by name: ec2:Describe* holds some that do), the key
     # that does not exist yet (tag-conditioned), WAF's log delivery, SNS subscriptions.

@@ -60,6 +60,8 @@ copy() {
 	cp -r "$repo/terraform" "$work/terraform"
 	# The root module reads the task definition template from ../.aws/.
 	if [ -d "$repo/.aws" ]; then cp -r "$repo/.aws" "$work/.aws"; fi
+	# ...and the smoke hook's package from ../.build/ (make smoke-hook-zip).
+	if [ -d "$repo/.build" ]; then cp -r "$repo/.build" "$work/.build"; fi
 	find "$work/terraform" \( -name .terraform -o -name .terraform.lock.hcl \) -prune -exec rm -rf {} +
 }
 

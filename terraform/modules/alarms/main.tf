@@ -87,6 +87,26 @@ resource "aws_cloudwatch_metric_alarm" "unhealthy_hosts" {
   ok_actions          = [local.topic_arn]
 }
 
+# Blue/green: either target group serves production after a deployment, so each has its
+# alarm (the idle one has no targets, hence no unhealthy host).
+resource "aws_cloudwatch_metric_alarm" "unhealthy_hosts_alternate" {
+  count = var.blue_green ? 1 : 0
+
+  alarm_name          = "${var.name}-nlb-unhealthy-hosts-alternate"
+  alarm_description   = "At least one task in the blue/green alternate target group fails the NLB health check (/health) for 3 minutes"
+  namespace           = "AWS/NetworkELB"
+  metric_name         = "UnHealthyHostCount"
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 3
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+  dimensions          = { LoadBalancer = var.nlb_arn_suffix, TargetGroup = var.alternate_target_group_arn_suffix }
+  alarm_actions       = [local.topic_arn]
+  ok_actions          = [local.topic_arn]
+}
+
 resource "aws_cloudwatch_metric_alarm" "ecs_running_below_desired" {
   alarm_name          = "${var.name}-ecs-running-below-desired"
   alarm_description   = "Fewer tasks running than desired for 5 minutes (Container Insights)"

@@ -5,10 +5,10 @@ output "topic_arn" {
 
 output "alarm_names" {
   description = "Names of the alarms."
-  value = [
+  value = concat([
     aws_cloudwatch_metric_alarm.api_5xx_rate.alarm_name,
     aws_cloudwatch_metric_alarm.api_latency_p99.alarm_name,
     aws_cloudwatch_metric_alarm.unhealthy_hosts.alarm_name,
     aws_cloudwatch_metric_alarm.ecs_running_below_desired.alarm_name,
-  ]
+  ], aws_cloudwatch_metric_alarm.unhealthy_hosts_alternate[*].alarm_name)
 }

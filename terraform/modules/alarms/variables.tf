@@ -52,6 +52,18 @@ variable "target_group_arn_suffix" {
   type        = string
 }
 
+variable "blue_green" {
+  description = "Whether the service deploys blue/green: the alternate target group gets its own unhealthy-hosts alarm (a bool, so the count is known at plan time)."
+  type        = bool
+  default     = false
+}
+
+variable "alternate_target_group_arn_suffix" {
+  description = "ARN suffix of the blue/green alternate target group (CloudWatch dimension `TargetGroup`); `null` for a rolling service."
+  type        = string
+  default     = null
+}
+
 variable "ecs_cluster_name" {
   description = "Name of the ECS cluster."
   type        = string

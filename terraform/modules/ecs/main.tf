@@ -1,6 +1,8 @@
 data "aws_region" "current" {}
 
 locals {
+  blue_green = var.deployment_strategy == "BLUE_GREEN"
+
   # Only the first deployment runs this image: afterwards the rollout owns it (see the
   # service's lifecycle below and the README's "Who owns the task definition").
   image = "${var.image_repository_url}:${coalesce(var.image_tag, "initial")}"
@@ -126,6 +128,29 @@ resource "aws_ecs_service" "this" {
     rollback = true
   }
 
+  # ROLLING replaces the tasks in place; BLUE_GREEN (ECS native, provider >= 6.4) starts the
+  # new revision beside the old one behind the alternate target group, sends it the test
+  # listener's traffic, calls the smoke hook at POST_TEST_TRAFFIC_SHIFT, and moves
+  # production only when the hook answers SUCCEEDED (FAILED: ECS rolls back by itself).
+  # The rollout reads the strategy from DescribeServices (deploymentConfiguration.strategy).
+  deployment_configuration {
+    strategy             = var.deployment_strategy
+    bake_time_in_minutes = local.blue_green ? tostring(var.bake_time_in_minutes) : null
+
+    # POST_TEST_TRAFFIC_SHIFT only: hooks on the traffic-shift stages run again during a
+    # rollback (ECS developer guide, "Lifecycle hooks for Amazon ECS service deployments"),
+    # and at this stage the new revision has all the test traffic and none of production.
+    dynamic "lifecycle_hook" {
+      for_each = local.blue_green ? [var.blue_green] : []
+
+      content {
+        hook_target_arn  = lifecycle_hook.value.hook_function_arn
+        role_arn         = lifecycle_hook.value.hook_role_arn
+        lifecycle_stages = ["POST_TEST_TRAFFIC_SHIFT"]
+      }
+    }
+  }
+
   network_configuration {
     subnets          = var.subnet_ids
     security_groups  = [aws_security_group.tasks.id]
@@ -136,6 +161,20 @@ resource "aws_ecs_service" "this" {
     target_group_arn = var.target_group_arn
     container_name   = var.container_name
     container_port   = var.container_port
+
+    # With a Network Load Balancer the two "rules" are the listeners' ARNs (ECS API
+    # reference, AdvancedConfiguration: "listener rule (in the case of an Application Load
+    # Balancer) or listener (in the case for an Network Load Balancer)").
+    dynamic "advanced_configuration" {
+      for_each = local.blue_green ? [var.blue_green] : []
+
+      content {
+        alternate_target_group_arn = advanced_configuration.value.alternate_target_group_arn
+        production_listener_rule   = advanced_configuration.value.production_listener_arn
+        test_listener_rule         = advanced_configuration.value.test_listener_arn
+        role_arn                   = advanced_configuration.value.infrastructure_role_arn
+      }
+    }
   }
 
   lifecycle {
@@ -143,7 +182,24 @@ resource "aws_ecs_service" "this" {
     # image and points the service at it, so Terraform must not move the service back to
     # its own revision. Autoscaling owns the task count. Terraform's task-definition changes
     # reach the service with the next rollout (README: "Who owns the task definition").
-    ignore_changes = [task_definition, desired_count]
+    #
+    # load_balancer: after each blue/green deployment ECS reports the group that now serves
+    # production as target_group_arn and the other as the alternate. Terraform would "fix"
+    # that on the next apply, and the provider sends the whole block again in UpdateService
+    # (internal/service/ecs/service.go, resourceServiceUpdate: d.HasChange("load_balancer")
+    # -> input.LoadBalancers), which starts a deployment with the roles swapped back:
+    # terraform-provider-aws #45678, "Terraform triggered deployments do not alternate
+    # target groups for ECS-managed blue/green". Decision: Terraform sets the block at
+    # creation and never again; ECS owns which group is live. The ARNs it names are fixed
+    # for the life of the environment. The cost: switching an existing service between
+    # ROLLING and BLUE_GREEN needs the load balancer block sent once by hand (README,
+    # "Blue/green deployments"); a new environment gets the right one at creation.
+    ignore_changes = [task_definition, desired_count, load_balancer]
+
+    precondition {
+      condition     = local.blue_green == (var.blue_green != null)
+      error_message = "deployment_strategy BLUE_GREEN needs blue_green (alternate target group, listeners, roles, hook); ROLLING takes none."
+    }
   }
 }
 

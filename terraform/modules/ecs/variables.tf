@@ -195,3 +195,38 @@ variable "logs_kms_key_arn" {
   description = "KMS key ARN that encrypts the service's log group."
   type        = string
 }
+
+variable "deployment_strategy" {
+  description = "ECS deployment strategy: `ROLLING` (replace tasks in place) or `BLUE_GREEN` (ECS native blue/green with the smoke hook before production moves)."
+  type        = string
+  default     = "ROLLING"
+
+  validation {
+    condition     = contains(["ROLLING", "BLUE_GREEN"], var.deployment_strategy)
+    error_message = "deployment_strategy must be ROLLING or BLUE_GREEN."
+  }
+}
+
+variable "bake_time_in_minutes" {
+  description = "BLUE_GREEN: minutes the old revision stays ready for an instant rollback after production moved (0-1440)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.bake_time_in_minutes >= 0 && var.bake_time_in_minutes <= 1440
+    error_message = "bake_time_in_minutes must be between 0 and 1440."
+  }
+}
+
+variable "blue_green" {
+  description = "BLUE_GREEN only (else null): the alternate target group, the production and test listeners, ECS's infrastructure role, and the smoke hook with the role ECS invokes it through."
+  type = object({
+    alternate_target_group_arn = string
+    production_listener_arn    = string
+    test_listener_arn          = string
+    infrastructure_role_arn    = string
+    hook_function_arn          = string
+    hook_role_arn              = string
+  })
+  default = null
+}

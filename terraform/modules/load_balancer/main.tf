@@ -1,3 +1,7 @@
+locals {
+  blue_green = var.test_listener_port != null
+}
+
 ################################################################################
 # Load balancer: internal, private subnets, reached only by the API Gateway VPC link
 ################################################################################
@@ -85,4 +89,76 @@ resource "aws_lb_listener" "this" {
     type             = "forward"
     target_group_arn = aws_lb_target_group.this.arn
   }
+
+  lifecycle {
+    # With deployment_strategy = "BLUE_GREEN", ECS owns where this listener forwards: each
+    # deployment points it at the other target group through the infrastructure role
+    # (ECS developer guide, "Network Load Balancer resources for Amazon ECS blue/green
+    # deployments"). Terraform sets it once, at creation; after that an apply that put
+    # back the configured group would send production to the one ECS has just drained
+    # (plan drift on default_action, the listener half of the provider issue
+    # terraform-provider-aws #45678). With ROLLING nothing else changes it, so ignoring it
+    # costs nothing; a replaced target group fails its delete (in use) instead of
+    # silently losing traffic. The same holds for the test listener below.
+    ignore_changes = [default_action]
+  }
+}
+
+################################################################################
+# Blue/green (test_listener_port set): the alternate target group, and the test listener
+# ECS sends the new revision's test traffic to before production moves
+################################################################################
+
+# The same settings as the primary group: either one is production after a deployment.
+resource "aws_lb_target_group" "alternate" {
+  count = local.blue_green ? 1 : 0
+
+  name                 = "${var.name}-alt"
+  vpc_id               = var.vpc_id
+  target_type          = "ip"
+  protocol             = "TCP"
+  port                 = var.target_port
+  deregistration_delay = var.deregistration_delay
+  preserve_client_ip   = false
+
+  health_check {
+    enabled             = true
+    protocol            = "HTTP"
+    port                = "traffic-port"
+    path                = var.health_check_path
+    matcher             = "200"
+    interval            = 10
+    timeout             = 5
+    healthy_threshold   = 2
+    unhealthy_threshold = 2
+  }
+}
+
+resource "aws_lb_listener" "test" {
+  count = local.blue_green ? 1 : 0
+
+  #checkov:skip=CKV2_AWS_74:TCP test listener inside the VPC, reached only from the VPC (the smoke hook); no client ever uses it.
+  load_balancer_arn = aws_lb.this.arn
+  protocol          = "TCP"
+  port              = var.test_listener_port
+
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.alternate[0].arn
+  }
+
+  lifecycle {
+    ignore_changes = [default_action] # ECS points it at the new revision (see above)
+  }
+}
+
+resource "aws_vpc_security_group_ingress_rule" "test_listener" {
+  count = local.blue_green ? 1 : 0
+
+  security_group_id = aws_security_group.this.id
+  description       = "Blue/green test listener from inside the VPC (the smoke hook)"
+  cidr_ipv4         = var.vpc_cidr
+  ip_protocol       = "tcp"
+  from_port         = var.test_listener_port
+  to_port           = var.test_listener_port
 }

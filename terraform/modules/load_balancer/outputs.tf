@@ -36,3 +36,31 @@ output "security_group_id" {
   description = "Security group of the load balancer (the only source allowed into the tasks)."
   value       = aws_security_group.this.id
 }
+
+output "listener_arn" {
+  description = "ARN of the production listener (ECS blue/green: production_listener_rule; an NLB takes the listener's ARN)."
+  value       = aws_lb_listener.this.arn
+}
+
+output "alternate_target_group_arn" {
+  description = "ARN of the blue/green alternate target group; null for a rolling service. Known only once the test listener forwards to it."
+  value       = local.blue_green ? aws_lb_target_group.alternate[0].arn : null
+
+  # As for target_group_arn: ECS refuses a target group no listener uses yet.
+  depends_on = [aws_lb_listener.test]
+}
+
+output "alternate_target_group_arn_suffix" {
+  description = "ARN suffix of the alternate target group (CloudWatch dimension); null for a rolling service."
+  value       = local.blue_green ? aws_lb_target_group.alternate[0].arn_suffix : null
+}
+
+output "test_listener_arn" {
+  description = "ARN of the blue/green test listener (test_listener_rule); null for a rolling service."
+  value       = local.blue_green ? aws_lb_listener.test[0].arn : null
+}
+
+output "test_listener_port" {
+  description = "Port of the test listener; null for a rolling service."
+  value       = local.blue_green ? aws_lb_listener.test[0].port : null
+}

@@ -3,8 +3,8 @@ variable "name" {
   type        = string
 
   validation {
-    condition     = length(var.name) <= 32
-    error_message = "Load balancer and target group names are limited to 32 characters."
+    condition     = length(var.name) <= 28
+    error_message = "Load balancer and target group names are limited to 32 characters, and the alternate target group adds `-alt`: at most 28."
   }
 }
 
@@ -56,4 +56,15 @@ variable "deletion_protection" {
   description = "Whether the load balancer refuses deletion. `true` in prod."
   type        = bool
   default     = true
+}
+
+variable "test_listener_port" {
+  description = "Port of the blue/green test listener (forwarding to the alternate target group), or `null` for a rolling service: no alternate group, no test listener."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.test_listener_port == null || try(var.test_listener_port >= 1 && var.test_listener_port <= 65535, false)
+    error_message = "test_listener_port must be a TCP port number (or null)."
+  }
 }
