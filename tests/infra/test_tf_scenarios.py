@@ -1,8 +1,8 @@
 """Scenario plans of this stack, made by real Terraform from a state the test prepares.
 
-The dev plan is applied once into a throwaway local state in a copy of terraform/ (the aws
-stand-in applies only there: tools/aws-standin/README.md, "Prepared states"). Two copies of
-that applied stack are then planned once each:
+The dev plan applied into a throwaway local state by `make tf-plan-offline` (the aws stand-in
+applies only there: tools/aws-standin/README.md, "Prepared states") is copied beside a copy
+of terraform/. Two copies of that applied stack are then planned once each:
 
 - `scenarios`: every scenario's change, as it should be written;
 - `mistakes`: every scenario's change with its planted mistake.
@@ -31,6 +31,7 @@ from tfrun import block_text
 TERRAFORM = shutil.which("terraform")
 pytestmark = pytest.mark.skipif(TERRAFORM is None, reason="terraform is not installed")
 CLI_CONFIG = REPO / ".tools" / "aws-standin" / "terraformrc"
+PLANS = REPO / ".data" / "plans"
 ENV_NAME = "dev"
 
 Plan = dict[str, Any]
@@ -38,7 +39,7 @@ Plan = dict[str, Any]
 
 @dataclass
 class Applied:
-    """A copy of terraform/ with its local state, as `terraform apply` of the dev plan left it."""
+    """A copy of terraform/ with the local state `terraform apply` of the dev plan left."""
 
     root: Path
     env: dict[str, str]
@@ -77,12 +78,14 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 @pytest.fixture(scope="module")
 def applied(tmp_path_factory: pytest.TempPathFactory) -> Applied:
-    subprocess.run(
-        ["make", "-s", "-C", str(REPO), ".tools/aws-standin/terraformrc"],
-        check=True,
+    made = subprocess.run(
+        ["make", "-s", "-C", str(REPO), ".data/plans/.made"],
         capture_output=True,
-        timeout=600,
+        text=True,
+        timeout=900,
+        check=False,
     )
+    assert made.returncode == 0, made.stdout + made.stderr
     scratch = tmp_path_factory.mktemp("applied")
     env = {
         **os.environ,
@@ -91,8 +94,6 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> Applied:
         "TF_IN_AUTOMATION": "1",
         "AWS_ACCESS_KEY_ID": "standin",
         "AWS_SECRET_ACCESS_KEY": "standin",
-        # The stand-in applies only inside this directory, into a local state.
-        "AWS_STANDIN_APPLY_INTO": str(scratch),
     }
     shutil.copytree(
         REPO / "terraform",
@@ -104,12 +105,9 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> Applied:
     root = scratch / "terraform"
     (root / "standin_backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
     _ok(_tf(env, root, "init"))
-    _ok(
-        _tf(
-            env, root, "plan", "-lock=false", f"-var-file=envs/{ENV_NAME}.tfvars", "-out=dev.tfplan"
-        )
-    )
-    _ok(_tf(env, root, "apply", "-lock=false", "dev.tfplan"))
+    # The dev plan as `make tf-plan-offline` applied it (made here when terraform/ changed):
+    # the same configuration, so one apply serves iam-check and these scenarios.
+    shutil.copy(PLANS / f"{ENV_NAME}.tfstate", root / "terraform.tfstate")
     state = json.loads((root / "terraform.tfstate").read_text(encoding="utf-8"))
     return Applied(root, env, state)
 

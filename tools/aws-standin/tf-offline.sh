@@ -124,7 +124,8 @@ HCL
 
 # plan_and_state DIR NAME ARGS...: plan -> NAME.json/.txt; the saved plan applied into DIR's
 # throwaway local state (the stand-in applies only there: AWS_STANDIN_APPLY_INTO) and that
-# state shown -> NAME.state.json, in which every value is known. The state is then deleted.
+# state shown -> NAME.state.json, in which every value is known; the state file itself is
+# moved to NAME.tfstate (never a backend: nothing reads it but the scenario plans).
 plan_and_state() {
 	local dir=$1 name=$2
 	shift 2
@@ -135,8 +136,10 @@ plan_and_state() {
 	AWS_STANDIN_APPLY_INTO="$work" terraform -chdir="$dir" apply -no-color -input=false \
 		-lock=false "$work/$name.tfplan" >/dev/null
 	terraform -chdir="$dir" show -json >"$plans/$name.state.json"
-	rm -f "$dir/terraform.tfstate" "$dir/terraform.tfstate.backup"
-	echo "terraform plan ($name): .data/plans/$name.json, .txt; applied: $name.state.json"
+	# Kept for the scenario plans (tests/infra/test_tf_scenarios.py), which start from it.
+	mv "$dir/terraform.tfstate" "$plans/$name.tfstate"
+	rm -f "$dir/terraform.tfstate.backup"
+	echo "terraform plan ($name): .data/plans/$name.json, .txt; applied: $name.state.json, .tfstate"
 }
 
 plan() {

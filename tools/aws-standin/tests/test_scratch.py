@@ -206,3 +206,11 @@ def test_a_force_new_argument_requires_replacement() -> None:
     ]
     assert replace_paths("aws_security_group", {**prior, "tags": {"x": "2"}}, prior) == []
     assert replace_paths("aws_security_group", prior, None) == []
+
+
+def test_a_name_with_a_prefix_is_computed(resources: dict[str, dict[str, object]]) -> None:
+    """With only name_prefix set, the role's name is known after apply, and kept in state."""
+    attrs = resources["aws_iam_role"]["attributes"]
+    assert attrs["name"]["computed"]  # type: ignore[index]
+    assert attrs["name_prefix"]["computed"]  # type: ignore[index]
+    assert resources["aws_s3_bucket"]["attributes"]["bucket"]["computed"]  # type: ignore[index]
