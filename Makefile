@@ -136,7 +136,7 @@ $(OFFLINE_PLANS): $(AWS_STANDIN) $(shell find terraform .aws -type f -not -path 
 
 tf-plan-offline: ## terraform plan of dev, prod and bootstrap with the stand-in, applied into throwaway states: .data/plans/
 	@if ! command -v terraform >/dev/null 2>&1; then echo "skipped: terraform plan (terraform not installed)"; exit 0; fi; \
-	$(MAKE) -s $(OFFLINE_PLANS)
+	$(MAKE) -s $(OFFLINE_PLANS) && echo "tf-plan-offline: .data/plans/ is up to date with terraform/"
 
 aws-standin-test: $(AWS_STANDIN) ## The stand-in provider's own tests
 	cd tools/aws-standin && .venv/bin/python -m pytest -q tests
