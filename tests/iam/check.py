@@ -7,20 +7,25 @@ its action, ARN and the statement that denies it or the missing allow), the call
 authorization rests on a tag the same apply has just set, and, informational, the granted
 actions no call uses. Exit status 1 when any call is denied, 2 when it cannot run.
 
-Policies: `<plan-dir>/<env>.json` (`terraform show -json` of the root module, and
-`bootstrap.json` of terraform/bootstrap) when they exist, else the HCL stand-in.
-Not-evaluable calls are listed but do not fail the run: they are unproven, not denied, and
-each names the condition key or the unavailable managed policy that makes it so.
+Policies: as Terraform rendered them, from `terraform show -json` of the applied states that
+`make tf-plan-offline` writes (`<plan-dir>/<env>.state.json`, `bootstrap.state.json`: the
+dev/prod plans and the bootstrap's, applied with the aws stand-in into throwaway local
+states, so every value is known), key and bucket policies included; the ARNs the calls name
+come from the same states (`policies.Rendered`). Not-evaluable calls are listed but do not
+fail the run: they are unproven, not denied, and each names the condition key or the
+unavailable managed policy that makes it so.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.iam import calls as roles
 from tests.iam.evaluate import (
@@ -30,8 +35,10 @@ from tests.iam.evaluate import (
     unused_grants,
     with_vendored,
 )
-from tests.iam.hcl_render import REPO
-from tests.iam.policies import PlanIncompleteError, Stack, from_hcl, from_plan
+from tests.iam.policies import Rendered, Stack, from_state
+
+REPO = Path(__file__).resolve().parents[2]
+PLANS = REPO / ".data" / "plans"
 
 RoleCalls = Callable[[roles.Names], list[roles.Call]]
 
@@ -71,22 +78,34 @@ def _kind(kinds: dict[str, RoleKind], role: str) -> RoleKind | None:
     )
 
 
-def _load(env: str, plan_dir: Path | None) -> Stack:
-    if plan_dir is not None and (plan_dir / f"{env}.json").exists():
-        try:
-            stack = from_plan(json.loads((plan_dir / f"{env}.json").read_text(encoding="utf-8")))
-        except PlanIncompleteError as exc:
-            # A create plan (no prior state) defers policies that name roles created in the
-            # same plan, as the real provider does: render those from the HCL instead.
-            print(f"iam-check ({env}): {exc}; policies rendered by the HCL stand-in")
-            return from_hcl(env)
-        boot = plan_dir / "bootstrap.json"
-        if boot.exists():
-            stack.roles.update(from_plan(json.loads(boot.read_text(encoding="utf-8"))).roles)
-        # Key and bucket policies: the stand-in renders them with the same names.
-        stack.resource_policies = from_hcl(env).resource_policies
-        return stack
-    return from_hcl(env)
+class PlansMissingError(Exception):
+    """The applied states are not there: `make tf-plan-offline` writes them."""
+
+
+def _read(plan_dir: Path, name: str) -> dict[str, Any]:
+    path = plan_dir / name
+    if not path.exists():
+        raise PlansMissingError(
+            f"{path} is missing: run `make tf-plan-offline` (it plans and applies dev, prod "
+            "and the bootstrap into throwaway local states with the aws stand-in)"
+        )
+    return dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def load_env(env: str, plan_dir: Path = PLANS) -> tuple[Stack, roles.Names]:
+    """The environment's policies and the names its calls use, both from the applied states."""
+    state, boot_state = (
+        _read(plan_dir, f"{env}.state.json"),
+        _read(plan_dir, "bootstrap.state.json"),
+    )
+    stack = from_state(state, boot_state)
+    n = roles.names(env)
+    n = dataclasses.replace(
+        n,
+        root=Rendered(_read(plan_dir, f"{env}.json"), state, n.root),
+        boot=Rendered(_read(plan_dir, "bootstrap.json"), boot_state, n.boot),
+    )
+    return stack, n
 
 
 @dataclass
@@ -102,8 +121,10 @@ class RoleReport:
         return sum(v.outcome == outcome for v in self.verdicts)
 
 
-def check_env(env: str, stack: Stack, seen: set[str]) -> list[RoleReport]:
-    n = roles.names(env)
+def check_env(
+    env: str, stack: Stack, seen: set[str], n: roles.Names | None = None
+) -> list[RoleReport]:
+    n = n or roles.names(env)
     kinds = role_kinds(n)
     reports = []
     for role, pols in sorted(stack.roles.items()):
@@ -211,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m tests.iam.check", description=__doc__.split("\n")[0]
     )
     ap.add_argument("--env", action="append", help="environment (default: dev and prod)")
-    ap.add_argument("--plan-dir", type=Path, default=REPO / ".data" / "plans")
+    ap.add_argument("--plan-dir", type=Path, default=PLANS)
     args = ap.parse_args(argv)
     envs = args.env or ["dev", "prod"]
     if not roles.RECORDED.exists():
@@ -226,13 +247,16 @@ def main(argv: list[str] | None = None) -> int:
     sources = set()
     try:
         for env in envs:
-            stack = _load(env, args.plan_dir)
+            stack, n = load_env(env, args.plan_dir)
             sources.add(stack.source)
             _index_conditions(stack)
-            reports += check_env(env, stack, seen)
+            reports += check_env(env, stack, seen, n)
     except EvaluatorMissingError as e:
         print(f"skipped: iam-check ({e})")
         return 0
+    except PlansMissingError as e:
+        print(f"iam-check: {e}", file=sys.stderr)
+        return 2
     print(render(reports, ", ".join(sorted(sources))))
     denied = sum(r.count("denied") for r in reports)
     print()

@@ -1,13 +1,12 @@
-"""A STAND-IN for Terraform's rendering of `aws_iam_policy_document`, used until a real
-`terraform show -json` plan of the stack can be made offline (policies.py prefers one).
+"""The stack's names, spelled out from the configuration for `tests/iam/calls.py`: the subset
+of HCL expressions terraform/ uses (references, interpolation, lists, objects, `for`
+expressions, `concat`/`length`/`merge`/`keys`/`try`, comparisons and `? :`) over what
+python-hcl2 parses, with the variables of `envs/<env>.tfvars`; what the provider computes
+(ARNs, IDs) is formed the way AWS forms it for a fixed test account (`computed()`). Anything
+else raises RenderError naming the expression.
 
-It evaluates the subset of HCL expressions the IAM documents of terraform/ use (references,
-interpolation, lists, objects, `for` expressions, `concat`/`length`/`merge`/`keys`/`try`,
-comparisons and `? :`) over the configuration that python-hcl2 parses, with the variables
-of `envs/<env>.tfvars`. What the provider computes (ARNs, IDs) is built from the names the
-configuration gives, the way AWS forms them, for a fixed test account: `computed()`.
-Anything else raises RenderError naming the expression, so a construct this stand-in does
-not know fails loudly instead of rendering a wrong policy.
+It no longer renders policies: `make iam-check` reads every policy, and every ARN a call
+names (`policies.Rendered`), from Terraform's own rendering (the applied offline plans).
 """
 
 from __future__ import annotations
@@ -34,16 +33,6 @@ _MARKERS = frozenset({"__is_block__", "__comments__", "__start_line__", "__end_l
 
 class RenderError(Exception):
     """An expression this stand-in cannot evaluate."""
-
-
-def _is_block(v: Any) -> bool:
-    return isinstance(v, dict) and v.get("__is_block__") is True
-
-
-def blocks(v: Any) -> list[dict[str, Any]]:
-    if isinstance(v, list):
-        return [x for x in v if _is_block(x)]
-    return [v] if _is_block(v) else []
 
 
 def _clean(d: dict[str, Any]) -> dict[str, Any]:
@@ -568,9 +557,8 @@ class Evaluator:
     def _data(
         self, dtype: str, name: str, rest: list[str | Index]
     ) -> tuple[Any, list[str | Index]]:
-        key = None
         if rest and isinstance(rest[0], Index):
-            key, rest = str(rest[0].key), rest[1:]
+            rest = rest[1:]
         attr = str(rest[0]) if rest else ""
         known = {
             ("aws_caller_identity", "account_id"): ACCOUNT,
@@ -580,8 +568,6 @@ class Evaluator:
         }
         if (dtype, attr) in known:
             return known[(dtype, attr)], rest[1:]
-        if dtype == "aws_iam_policy_document" and attr in {"json", "minified_json"}:
-            return render_document(self, name, key), rest[1:]
         raise RenderError(f"data.{dtype}.{name}.{attr} is known only to Terraform")
 
     def attribute(
@@ -693,75 +679,3 @@ def computed(
         host = arg("url").removeprefix("https://")
         return f"arn:{PARTITION}:iam::{acct}:oidc-provider/{host}"
     raise RenderError(f"{rtype}.{name}.{attr} is computed by the provider")
-
-
-################################################################################
-# aws_iam_policy_document
-################################################################################
-
-
-def _statements(ev: Evaluator, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    for st in blocks(body.get("statement", [])):
-        yield _statement(ev, st)
-    for dyn in body.get("dynamic", []):
-        for label, spec in dyn.items():
-            if label != "statement":
-                continue
-            for _ in _dynamic_items(ev, spec):
-                for content in blocks(spec.get("content", [])):
-                    yield _statement(ev, content)
-
-
-def _dynamic_items(ev: Evaluator, spec: dict[str, Any]) -> list[Any]:
-    coll = ev.value(spec["for_each"])
-    return list(coll.values()) if isinstance(coll, dict) else list(coll)
-
-
-def _statement(ev: Evaluator, st: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if "sid" in st:
-        out["Sid"] = ev.value(st["sid"])
-    out["Effect"] = ev.value(st.get("effect", "Allow"))
-    for hcl, js in (
-        ("actions", "Action"),
-        ("not_actions", "NotAction"),
-        ("resources", "Resource"),
-        ("not_resources", "NotResource"),
-    ):
-        if hcl in st:
-            out[js] = sorted(set(ev.value(st[hcl])))
-    for hcl, js in (("principals", "Principal"), ("not_principals", "NotPrincipal")):
-        for p in blocks(st.get(hcl, [])):
-            out.setdefault(js, {}).setdefault(ev.value(p["type"]), []).extend(
-                ev.value(p["identifiers"])
-            )
-    conditions: dict[str, dict[str, list[str]]] = {}
-    items: list[tuple[dict[str, Any], dict[str, Any] | None]] = [
-        (c, None) for c in blocks(st.get("condition", []))
-    ]
-    for dyn in st.get("dynamic", []):
-        for label, spec in dyn.items():
-            if label == "condition":
-                for item in _dynamic_items(ev, spec):
-                    for content in blocks(spec.get("content", [])):
-                        items.append((content, {"condition": {"value": item}}))
-    for c, binding in items:
-        test = ev.value(c["test"], binding)
-        var = ev.value(c["variable"], binding)
-        conditions.setdefault(test, {}).setdefault(var, []).extend(
-            str(x) for x in ev.value(c["values"], binding)
-        )
-    if conditions:
-        out["Condition"] = conditions
-    if "Principal" in out and out["Principal"] == {"*": ["*"]}:
-        out["Principal"] = "*"
-    return out
-
-
-def render_document(ev: Evaluator, name: str, key: str | None = None) -> dict[str, Any]:
-    body = ev.module.data[("aws_iam_policy_document", name)]
-    inst = ev
-    if key is not None:
-        coll = ev.value(body["for_each"])
-        inst = ev._with_each({"key": key, "value": coll[key]})
-    return {"Version": "2012-10-17", "Statement": list(_statements(inst, body))}

@@ -1,10 +1,14 @@
-"""The policies of every role the repository defines: role name -> its policy documents.
+"""The policies of every role the repository defines: role name -> its policy documents, as
+Terraform rendered them.
 
-Two sources, one interface (`RolePolicies`):
-- `from_plan(plan)`: a `terraform show -json` plan, i.e. the documents exactly as Terraform
-  rendered them (inline `aws_iam_role_policy`, attached `aws_iam_policy`, boundaries).
-- `from_hcl(env)`: hcl_render.py's STAND-IN for Terraform's rendering, used while no plan of
-  this stack can be made offline. Which one produced a report is printed with it.
+- `from_state(state)`: `terraform show -json` of a state (`make tf-plan-offline` applies each
+  plan into a throwaway local state with the aws stand-in, so every value is known): inline
+  `aws_iam_role_policy`, attached `aws_iam_policy`, permissions boundaries, KMS key policies
+  and S3 bucket policies.
+- `from_plan(plan)`: the same from a plan's planned values; a create plan leaves the
+  policies that name new roles unknown (PlanIncompleteError).
+- `Rendered`: the names the call lists use (`module.<call>.<output>`), read from the same
+  state by following the configuration's output references.
 """
 
 from __future__ import annotations
@@ -13,8 +17,6 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-
-from tests.iam.hcl_render import TERRAFORM, Evaluator, RenderError, load_module, tfvars
 
 
 @dataclass
@@ -59,8 +61,7 @@ class PlanIncompleteError(Exception):
 
 
 def from_plan(plan: dict[str, Any]) -> Stack:
-    values = plan["planned_values"]["root_module"]
-    res = list(_resources(values))
+    res = list(_resources(plan["planned_values"]["root_module"]))
     unknown = [
         r["address"]
         for r in res
@@ -73,6 +74,22 @@ def from_plan(plan: dict[str, Any]) -> Stack:
             f"{len(unknown)} role policies are known only after apply "
             f"({', '.join(unknown[:3])}, ...)"
         )
+    return _stack("terraform plan", res)
+
+
+def from_state(*states: dict[str, Any]) -> Stack:
+    """`terraform show -json` of applied states (the root module's and the bootstrap's: the
+    bootstrap defines the boundary policy the root module's roles name)."""
+    res = [r for s in states for r in _resources(s["values"]["root_module"])]
+    return _stack("terraform show -json of the applied plans (aws stand-in state)", res)
+
+
+def _doc(v: Any) -> dict[str, Any]:
+    return json.loads(v) if isinstance(v, str) else dict(v)
+
+
+def _stack(source: str, res: list[dict[str, Any]]) -> Stack:
+    res = [r for r in res if r.get("mode", "managed") == "managed"]
     roles: dict[str, RolePolicies] = {}
     managed = {
         r["values"].get("arn") or r["values"]["name"]: r
@@ -80,149 +97,75 @@ def from_plan(plan: dict[str, Any]) -> Stack:
         if r["type"] == "aws_iam_policy"
     }
     by_name = {r["values"]["name"]: r for r in res if r["type"] == "aws_iam_policy"}
+
+    def policy(arn: str) -> Document | None:
+        pol = managed.get(arn) or by_name.get(arn.rsplit("/", 1)[-1])
+        if pol is None or ":aws:policy/" in arn:
+            return None
+        return Document(arn, _doc(pol["values"]["policy"]))
+
+    stack = Stack(source, roles)
     for r in res:
+        v = r["values"]
         if r["type"] == "aws_iam_role":
-            roles.setdefault(r["values"]["name"], RolePolicies(r["values"]["name"]))
+            rp = roles.setdefault(v["name"], RolePolicies(v["name"]))
+            boundary = v.get("permissions_boundary")
+            if boundary:
+                doc = policy(boundary)
+                if doc is not None:
+                    rp.boundary.append(doc)
+                else:
+                    rp.unavailable_boundary.append(boundary)
+        elif r["type"] == "aws_kms_key" and v.get("policy"):
+            stack.resource_policies[v["arn"]] = _doc(v["policy"])
+        elif r["type"] == "aws_s3_bucket_policy":
+            stack.resource_policies[f"arn:aws:s3:::{v['bucket']}"] = _doc(v["policy"])
     for r in res:
         v = r["values"]
         if r["type"] == "aws_iam_role_policy":
             rp = roles.setdefault(v["role"], RolePolicies(v["role"]))
-            rp.identity.append(Document(f"inline {v['name']}", json.loads(v["policy"])))
+            rp.identity.append(Document(f"inline {v['name']}", _doc(v["policy"])))
         elif r["type"] == "aws_iam_role_policy_attachment":
             rp = roles.setdefault(v["role"], RolePolicies(v["role"]))
-            arn = v["policy_arn"]
-            pol = managed.get(arn) or by_name.get(arn.rsplit("/", 1)[-1])
-            if pol is not None and ":aws:policy/" not in arn:
-                rp.identity.append(Document(arn, json.loads(pol["values"]["policy"])))
+            doc = policy(v["policy_arn"])
+            if doc is not None:
+                rp.identity.append(doc)
             else:
-                rp.unavailable.append(arn)
-    return Stack("terraform plan", roles)
-
-
-################################################################################
-# From the HCL (stand-in)
-################################################################################
-
-
-def _instances(ev: Evaluator, body: dict[str, Any]) -> Iterator[Evaluator]:
-    if "for_each" in body:
-        coll = ev.value(body["for_each"])
-        items = coll.items() if isinstance(coll, dict) else ((k, k) for k in coll)
-        for k, v in items:
-            yield ev._with_each({"key": k, "value": v})
-    elif "count" in body:
-        for _ in range(int(ev.value(body["count"]))):
-            yield ev
-    else:
-        yield ev
-
-
-def _walk(ev: Evaluator) -> Iterator[Evaluator]:
-    yield ev
-    for call, spec in ev.module.modules.items():
-        # A module with `count = 0` (e.g. modules/blue_green with ROLLING) creates nothing.
-        if "count" in spec and ev.value(spec["count"]) == 0:
-            continue
-        yield from _walk(ev.child(call))
-
-
-_WANTED = {
-    "aws_iam_role",
-    "aws_iam_policy",
-    "aws_iam_role_policy",
-    "aws_iam_role_policy_attachment",
-    "aws_kms_key",
-    "aws_s3_bucket_policy",
-}
-
-
-def _collect(
-    stack: Stack,
-    root: Evaluator,
-    policy_docs: dict[str, Document],
-    attachments: list[tuple[str, str]],
-) -> None:
-    for ev in _walk(root):
-        res = ev.module.resources
-        for (rtype, _name), body in res.items():
-            if rtype not in _WANTED:
-                continue
-            for inst in _instances(ev, body):
-                if rtype == "aws_iam_role":
-                    role = inst.value(body["name"]) if "name" in body else None
-                    if role is None:
-                        role = inst.attribute(rtype, _name, body, "name", _key(inst))
-                    rp = stack.roles.setdefault(role, RolePolicies(role))
-                    if "permissions_boundary" in body:
-                        attachments.append(
-                            (role, "boundary:" + inst.value(body["permissions_boundary"]))
-                        )
-                elif rtype == "aws_iam_policy":
-                    arn = inst.attribute(rtype, _name, body, "arn", _key(inst))
-                    policy_docs[arn] = Document(arn, _doc(inst.value(body["policy"])))
-                elif rtype == "aws_iam_role_policy":
-                    role = inst.value(body["role"])
-                    rp = stack.roles.setdefault(role, RolePolicies(role))
-                    rp.identity.append(
-                        Document(
-                            f"inline {inst.value(body['name'])}", _doc(inst.value(body["policy"]))
-                        )
-                    )
-                elif rtype == "aws_iam_role_policy_attachment":
-                    attachments.append((inst.value(body["role"]), inst.value(body["policy_arn"])))
-                elif rtype == "aws_kms_key" and "policy" in body:
-                    arn = inst.attribute(rtype, _name, body, "arn", _key(inst))
-                    stack.resource_policies[arn] = _doc(inst.value(body["policy"]))
-                elif rtype == "aws_s3_bucket_policy":
-                    bucket = inst.value(body["bucket"])
-                    stack.resource_policies[f"arn:aws:s3:::{bucket}"] = _doc(
-                        inst.value(body["policy"])
-                    )
-
-
-def _attach(
-    stack: Stack, policy_docs: dict[str, Document], attachments: list[tuple[str, str]]
-) -> None:
-    """Attachments and boundaries, once every module is read (the root module's roles take
-    the boundary policy the bootstrap defines)."""
-    for role, arn in attachments:
-        rp = stack.roles.setdefault(role, RolePolicies(role))
-        target = rp.identity
-        if arn.startswith("boundary:"):
-            arn, target = arn.removeprefix("boundary:"), rp.boundary
-        if arn in policy_docs:
-            target.append(policy_docs[arn])
-        elif target is rp.boundary:
-            rp.unavailable_boundary.append(arn)
-        else:
-            rp.unavailable.append(arn)
-
-
-def _key(ev: Evaluator) -> str | None:
-    return None if ev.each is None else str(ev.each["key"])
-
-
-def _doc(v: Any) -> dict[str, Any]:
-    return json.loads(v) if isinstance(v, str) else dict(v)
-
-
-def from_hcl(env: str) -> Stack:
-    """The bootstrap (shared by both environments) and the root module with envs/<env>.tfvars."""
-    vars_ = tfvars(env)
-    region = vars_["aws_region"]
-    stack = Stack("HCL stand-in (hcl_render.py), not Terraform's rendering", {})
-    try:
-        root = Evaluator(load_module(TERRAFORM), region, dict(vars_))
-        boot = Evaluator(
-            load_module(TERRAFORM / "bootstrap"),
-            region,
-            {"github_repository": vars_["repository"], "aws_region": region},
-        )
-        docs: dict[str, Document] = {}
-        attachments: list[tuple[str, str]] = []
-        _collect(stack, boot, docs, attachments)
-        _collect(stack, root, docs, attachments)
-        _attach(stack, docs, attachments)
-    except RenderError as e:
-        raise SystemExit(f"iam-check: cannot render the policies offline: {e}") from e
+                rp.unavailable.append(v["policy_arn"])
     return stack
+
+
+class Rendered:
+    """`module.<call>.<output>` as Terraform computed it: the output's reference in the
+    plan's configuration, followed through module calls to a resource attribute in the
+    applied state. Anything else (a local) goes to `fallback`, which spells the stack's
+    names out from the configuration."""
+
+    def __init__(self, plan: dict[str, Any], state: dict[str, Any], fallback: Any) -> None:
+        self.config = plan["configuration"]["root_module"]
+        self.values = {
+            r["address"]: r["values"] for r in _resources(state["values"]["root_module"])
+        }
+        self.fallback = fallback
+
+    def value(self, text: str) -> Any:
+        expr = text.removeprefix("${").removesuffix("}")
+        if not expr.startswith("module."):
+            return self.fallback.value(text)
+        return self._output(self.config, "", expr)
+
+    def _output(self, module: dict[str, Any], prefix: str, ref: str) -> Any:
+        _, call, out = ref.split(".", 2)
+        child = module["module_calls"][call]["module"]
+        where = f"{prefix}module.{call}."
+        expression = child["outputs"][out]["expression"]
+        if "constant_value" in expression:
+            return expression["constant_value"]
+        refs = expression.get("references") or []
+        if not refs:
+            raise KeyError(f"{where}{out} is not a reference")
+        target = refs[0]  # the most specific one, e.g. aws_kms_key.this.arn
+        if target.startswith("module."):
+            return self._output(child, where, target)
+        rtype, name, attr = target.split(".", 2)
+        return self.values[f"{where}{rtype}.{name}"][attr]

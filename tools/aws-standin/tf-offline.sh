@@ -3,7 +3,10 @@
 #   tf-offline.sh install            the provider in a filesystem mirror + a CLI configuration
 #   tf-offline.sh validate           init -backend=false + validate: root, modules/*, bootstrap
 #   tf-offline.sh test               terraform test in the root module (terraform/tests)
-#   tf-offline.sh plan ENV...        plan + show -json/-no-color into .data/plans/
+#   tf-offline.sh plan ENV...        plan + show -json/-no-color into .data/plans/, then that
+#                                    plan applied into a throwaway local state in the copy and
+#                                    the state shown (<env>.state.json); the same for
+#                                    terraform/bootstrap (bootstrap.json, bootstrap.state.json)
 # Terraform works on a copy of terraform/ under .tools/tf-offline/: the stand-in's hashes are
 # not the real provider's, so a .terraform.lock.hcl in terraform/ (the real provider's, used
 # by the workflows) is never read or rewritten; the copy gets its own.
@@ -107,28 +110,53 @@ run_test() {
 	terraform -chdir="$work/terraform" test -no-color
 }
 
-plan() {
-	copy
+local_backend() {
 	# A local backend instead of S3: the plan needs a backend, never the real state.
-	cat >"$work/terraform/standin_backend_override.tf" <<'HCL'
+	cat >"$1/standin_backend_override.tf" <<'HCL'
 terraform {
   backend "local" {}
 }
 HCL
 	local out
-	if ! out=$(terraform -chdir="$work/terraform" init -input=false -no-color 2>&1); then
+	if ! out=$(terraform -chdir="$1" init -input=false -no-color 2>&1); then
 		echo "$out" >&2
 		return 1
 	fi
+}
+
+# plan_and_state DIR NAME ARGS...: plan -> NAME.json/.txt; the saved plan applied into DIR's
+# throwaway local state (the stand-in applies only there: AWS_STANDIN_APPLY_INTO) and that
+# state shown -> NAME.state.json, in which every value is known; the state file itself is
+# moved to NAME.tfstate (never a backend: nothing reads it but the scenario plans).
+plan_and_state() {
+	local dir=$1 name=$2
+	shift 2
+	terraform -chdir="$dir" plan -no-color -input=false -lock=false "$@" \
+		-out="$work/$name.tfplan" >/dev/null
+	terraform -chdir="$dir" show -json "$work/$name.tfplan" >"$plans/$name.json"
+	terraform -chdir="$dir" show -no-color "$work/$name.tfplan" >"$plans/$name.txt"
+	AWS_STANDIN_APPLY_INTO="$work" terraform -chdir="$dir" apply -no-color -input=false \
+		-lock=false "$work/$name.tfplan" >/dev/null
+	terraform -chdir="$dir" show -json >"$plans/$name.state.json"
+	# Kept for the scenario plans (tests/infra/test_tf_scenarios.py), which start from it.
+	mv "$dir/terraform.tfstate" "$plans/$name.tfstate"
+	rm -f "$dir/terraform.tfstate.backup"
+	echo "terraform plan ($name): .data/plans/$name.json, .txt; applied: $name.state.json, .tfstate"
+}
+
+plan() {
+	copy
+	local_backend "$work/terraform"
 	mkdir -p "$plans"
-	local env
+	local env repository
 	for env in "$@"; do
-		terraform -chdir="$work/terraform" plan -no-color -input=false -lock=false \
-			-var-file="envs/$env.tfvars" -out="$work/$env.tfplan" >/dev/null
-		terraform -chdir="$work/terraform" show -json "$work/$env.tfplan" >"$plans/$env.json"
-		terraform -chdir="$work/terraform" show -no-color "$work/$env.tfplan" >"$plans/$env.txt"
-		echo "terraform plan ($env): .data/plans/$env.json, .data/plans/$env.txt"
+		plan_and_state "$work/terraform" "$env" -var-file="envs/$env.tfvars"
 	done
+	# The bootstrap (the GitHub roles both environments use), for the repository the
+	# environments name.
+	repository=$(sed -n 's/^repository *= *"\(.*\)"/\1/p' "$work/terraform/envs/$1.tfvars")
+	local_backend "$work/terraform/bootstrap"
+	plan_and_state "$work/terraform/bootstrap" bootstrap -var="github_repository=$repository"
 }
 
 case "${1:-}" in

@@ -83,6 +83,26 @@ def plan_block(
     return planned
 
 
+# Arguments whose change makes the provider replace the object (ForceNew in its schema). The
+# cdktf wheel does not carry ForceNew, so this is a table, from the provider's source at
+# v6.25.0: internal/service/ec2/vpc_security_group.go (description, name, name_prefix,
+# vpc_id: ForceNew). Any other change plans as an in-place update.
+FORCE_NEW: dict[str, frozenset[str]] = {
+    "aws_security_group": frozenset({"description", "name", "name_prefix", "vpc_id"}),
+}
+
+
+def replace_paths(type_name: str, planned: Any, prior: Any) -> list[str]:
+    """The ForceNew arguments whose planned value differs from the prior state's."""
+    if not isinstance(planned, dict) or not isinstance(prior, dict):
+        return []
+    return sorted(
+        name
+        for name in FORCE_NEW.get(type_name, frozenset())
+        if prior.get(name) is not None and planned.get(name) != prior.get(name)
+    )
+
+
 def normalize(block: dict[str, Any], value: Any) -> Any:
     """A stored object in the schema's shape: every attribute present, blocks as collections."""
     if not isinstance(value, dict):

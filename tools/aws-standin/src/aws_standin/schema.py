@@ -127,11 +127,26 @@ def _sanitize(block: dict[str, Any]) -> None:
         _sanitize(nested["block"])
 
 
+def _name_and_prefix_computed(block: dict[str, Any]) -> None:
+    """`name`/`name_prefix` (and `bucket`/`bucket_prefix`) are Optional + Computed in the
+    provider: with only the prefix set, AWS's name is known after apply, and Read sets both
+    (e.g. internal/service/ec2/vpc_security_group.go; create.Name / NamePrefixFromName).
+    The wheel marks them optional only."""
+    attrs = block.get("attributes", {})
+    for name in ("name", "bucket"):
+        prefix = f"{name}_prefix"
+        if attrs.get(name, {}).get("optional") and attrs.get(prefix, {}).get("optional"):
+            attrs[name]["computed"] = True
+            attrs[prefix]["computed"] = True
+
+
 def _patch(doc: dict[str, Any]) -> dict[str, Any]:
     schemas = doc["provider_schemas"][ADDRESS]
     for section in ("resource_schemas", "data_source_schemas"):
         for spec in schemas[section].values():
             _sanitize(spec["block"])
+    for spec in schemas["resource_schemas"].values():
+        _name_and_prefix_computed(spec["block"])
     _sanitize(schemas["provider"]["block"])
     resources = schemas["resource_schemas"]
     rule = resources["aws_wafv2_web_acl"]["block"]["block_types"]["rule"]["block"]

@@ -28,17 +28,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from aws_standin import data_sources, schema
+from aws_standin import data_sources, schema, scratch
 from aws_standin import tfplugin6_pb2 as pb
-from aws_standin.planning import ProviderConfig, normalize, plan_block
+from aws_standin.identifiers import Identity
+from aws_standin.planning import ProviderConfig, normalize, plan_block, replace_paths
 from aws_standin.values import decode, encode, from_json
 
 MAGIC_COOKIE_KEY = "TF_PLUGIN_MAGIC_COOKIE"
 MAGIC_COOKIE_VALUE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
-APPLY_REFUSED = (
-    "The aws stand-in provider only plans: it never creates, changes or deletes anything in "
-    "AWS; apply with the real hashicorp/aws provider."
-)
 CAPABILITIES = pb.ServerCapabilities(plan_destroy=False, get_provider_schema_optional=True)
 SCHEMA_CACHE = Path(__file__).resolve().parent / "schema.pb"
 
@@ -118,8 +115,14 @@ class Provider:
         )
 
     def ReadResource(self, request: pb.ReadResource.Request) -> Any:
-        # Nothing to read: what the state says is what there is.
-        return pb.ReadResource.Response(new_state=request.current_state, private=request.private)
+        # What the state says is what there is, unless a scenario's overlay says the object
+        # changed outside Terraform (scratch.py).
+        state = scratch.drifted(request.type_name, decode(request.current_state.msgpack))
+        block = self._resource(request.type_name)
+        return pb.ReadResource.Response(
+            new_state=pb.DynamicValue(msgpack=encode(normalize(block, state))),
+            private=request.private,
+        )
 
     def PlanResourceChange(self, request: pb.PlanResourceChange.Request) -> Any:
         block = self._resource(request.type_name)
@@ -128,18 +131,35 @@ class Provider:
         planned = plan_block(block, proposed, prior, self.config)
         return pb.PlanResourceChange.Response(
             planned_state=pb.DynamicValue(msgpack=encode(planned)),
+            requires_replace=[
+                pb.AttributePath(steps=[pb.AttributePath.Step(attribute_name=name)])
+                for name in replace_paths(request.type_name, planned, prior)
+            ],
             planned_private=request.prior_private,
             # As SDKv2 providers (most of hashicorp/aws) do: Terraform tolerates small
             # differences from the proposed state in set-nested blocks.
             legacy_type_system=True,
         )
 
-    def ApplyResourceChange(self, request: Any) -> Any:
-        return pb.ApplyResourceChange.Response(diagnostics=[_error(APPLY_REFUSED)])
+    def ApplyResourceChange(self, request: pb.ApplyResourceChange.Request) -> Any:
+        refusal = scratch.apply_refusal()
+        if refusal is not None:
+            return pb.ApplyResourceChange.Response(diagnostics=[_error(refusal)])
+        planned = decode(request.planned_state.msgpack)
+        if planned is None:  # destroy: nothing remains
+            return pb.ApplyResourceChange.Response(new_state=request.planned_state)
+        block = self._resource(request.type_name)
+        identity = Identity(request.type_name, planned, self.config.region)
+        state = scratch.fill(block, planned, identity)
+        return pb.ApplyResourceChange.Response(
+            new_state=pb.DynamicValue(msgpack=encode(state)),
+            private=request.planned_private,
+            legacy_type_system=True,
+        )
 
     def ImportResourceState(self, request: pb.ImportResourceState.Request) -> Any:
         block = self._resource(request.type_name)
-        state = normalize(block, {"id": request.id})
+        state = normalize(block, scratch.existing(request.type_name, request.id))
         return pb.ImportResourceState.Response(
             imported_resources=[
                 pb.ImportResourceState.ImportedResource(
