@@ -92,7 +92,15 @@ def test_nothing_to_package_is_a_clear_error_and_writes_nothing(tmp_path: Path) 
 
 def test_plan_offline_builds_the_package_first() -> None:
     """make tf-plan-offline plans prod (BLUE_GREEN), which hashes the zip: it builds it first."""
-    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
-    assert "\ntf-plan-offline: smoke-hook-zip " in makefile
+    # make's own dry run of the offline plans (forced, so every prerequisite's recipe shows).
+    dry = subprocess.run(
+        ["make", "-n", "-B", ".data/plans/.made"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "build-smoke-hook.py" in dry, dry
+    assert dry.index("build-smoke-hook.py") < dry.index("tf-offline.sh plan"), dry
     script = (REPO / ".github" / "scripts" / "tf-plan.sh").read_text(encoding="utf-8")
     assert script.index("build-smoke-hook.py") < script.index("terraform -chdir=terraform init")

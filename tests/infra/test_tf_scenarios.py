@@ -141,7 +141,7 @@ def _actions(plan: Plan, address: str) -> list[str]:
 # --- ignore_changes: the rollout and autoscaling move the service outside Terraform -------
 
 SERVICE = "module.ecs.aws_ecs_service.this"
-IGNORE = "ignore_changes = [task_definition, desired_count]"
+IGNORE = "ignore_changes = [task_definition, desired_count, load_balancer]"
 
 
 def _drift(root: Path, stack: Applied, overlay: dict[str, list[Any]], mistake: bool) -> None:
