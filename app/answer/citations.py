@@ -66,8 +66,9 @@ class CitationFilter:
         return _CITATION.sub(self._replace, text[:start])
 
     def finish(self) -> Checked:
-        """The rest of the text, checked, and what was cited and removed in all."""
-        rest = _CITATION.sub(self._replace, self._held)
+        """The rest of the text, checked, and what was cited and removed in all. Trailing
+        whitespace is dropped, as /ask drops it: no delta of blanks ends a stream."""
+        rest = _CITATION.sub(self._replace, self._held).rstrip()
         self._held = ""
         return Checked(rest, sorted(self._cited), sorted(self._removed))
 
