@@ -31,8 +31,9 @@ locals {
   # The resource of bedrock:ApplyGuardrail, which a Converse call with guardrailConfig needs
   # (Bedrock user guide, "Set up permissions to use Amazon Bedrock Guardrails"):
   #   arn:<partition>:bedrock:<region>:<account>:guardrail/<id>
-  guardrails = var.guardrail_id == "" ? [] : [
-    startswith(var.guardrail_id, "arn:") ? var.guardrail_id : "arn:${var.partition}:bedrock:${var.region}:${var.account_id}:guardrail/${var.guardrail_id}"
+  guardrails = [
+    for id in(var.guardrail_id == "" ? [] : [var.guardrail_id]) :
+    can(regex("^arn:", id)) ? id : "arn:${var.partition}:bedrock:${var.region}:${var.account_id}:guardrail/${id}"
   ]
 
   arns = {
