@@ -49,6 +49,16 @@ class Settings(BaseSettings):
     BEDROCK_MAX_ATTEMPTS: int = Field(default=3, ge=1, le=10)
     # Bedrock calls in flight at once: the client's connection pool and its worker threads.
     BEDROCK_MAX_CONCURRENCY: int = Field(default=256, ge=1, le=4096)
+    # An optional Bedrock guardrail on every answer (Converse's guardrailConfig). The
+    # patterns are botocore's (bedrock-runtime service model, GuardrailIdentifier and
+    # GuardrailVersion): an id or a guardrail ARN; a version number or DRAFT.
+    BEDROCK_GUARDRAIL_ID: str | None = Field(
+        default=None,
+        pattern=r"^([a-z0-9]+|arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:guardrail/[a-z0-9]+)$",
+    )
+    BEDROCK_GUARDRAIL_VERSION: str | None = Field(
+        default=None, pattern=r"^([1-9][0-9]{0,7}|DRAFT)$"
+    )
 
     # Ingestion
     CHUNK_TOKENS: int = Field(default=300, ge=50, le=2000)
@@ -84,6 +94,17 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"{exc} (e.g. english, portuguese, german)") from None
         return value
+
+    @model_validator(mode="after")
+    def _guardrail_needs_its_version(self) -> Settings:
+        # No default version: DRAFT changes under a running service whenever someone edits
+        # the guardrail, and a number is a choice only its owner can make.
+        if bool(self.BEDROCK_GUARDRAIL_ID) != bool(self.BEDROCK_GUARDRAIL_VERSION):
+            raise ValueError(
+                "BEDROCK_GUARDRAIL_ID and BEDROCK_GUARDRAIL_VERSION go together: set both "
+                "(a version number, or DRAFT) or neither"
+            )
+        return self
 
     @model_validator(mode="after")
     def _server_store_needs_key_outside_local(self) -> Settings:

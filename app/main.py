@@ -40,8 +40,14 @@ def _answerer(
         return fallback
     from app.answer.bedrock import BedrockAnswerer
 
+    guardrail = None
+    if settings.BEDROCK_GUARDRAIL_ID and settings.BEDROCK_GUARDRAIL_VERSION:
+        guardrail = (settings.BEDROCK_GUARDRAIL_ID, settings.BEDROCK_GUARDRAIL_VERSION)
     return BedrockAnswerer(
-        client, model_id=settings.BEDROCK_MODEL_ID, max_tokens=settings.BEDROCK_MAX_TOKENS
+        client,
+        model_id=settings.BEDROCK_MODEL_ID,
+        max_tokens=settings.BEDROCK_MAX_TOKENS,
+        guardrail=guardrail,
     )
 
 

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from app.store.base import Mode
 
@@ -25,17 +37,66 @@ JsonInt = Annotated[int, BeforeValidator(_json_number)]
 JsonNumber = Annotated[float, BeforeValidator(_json_number)]
 
 
+Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+# A conversation's bounds: 10 questions and the 9 answers between them, each answer as long
+# as BEDROCK_MAX_TOKENS' ceiling allows, and all of it within what one model call should
+# carry (MAX_BODY_BYTES bounds the body too).
+MAX_MESSAGES = 19
+MAX_ANSWER_CHARS = 8000
+MAX_CONVERSATION_CHARS = 24_000
+
+
+class Message(BaseModel):
+    """One turn of a conversation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant"]
+    content: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ANSWER_CHARS),
+    ] = Field(description="A user turn: 1 to 2,000 characters; an assistant turn: up to 8,000.")
+
+    @model_validator(mode="after")
+    def _user_turn_is_a_question(self) -> Message:
+        if self.role == "user" and len(self.content) > 2000:
+            raise _invalid("a user turn has at most 2000 characters, as a question")
+        return self
+
+
 class AskRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"question": "How do I roll back a release?", "top_k": 4}],
+            "examples": [
+                {"question": "How do I roll back a release?", "top_k": 4},
+                {
+                    "messages": [
+                        {"role": "user", "content": "Which images does ECR keep for a rollback?"},
+                        {"role": "assistant", "content": "The last 50 SHA-tagged images [1]."},
+                        {"role": "user", "content": "And how long is that window?"},
+                    ]
+                },
+            ],
         },
     )
 
+    # Documented as the string it is when given (not string-or-null): null means "not given".
     question: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)
-    ] = Field(description="The question, 1 to 2,000 characters.")
+        Question | None,
+        WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 2000}),
+    ] = Field(
+        default=None,
+        description="The question, 1 to 2,000 characters. Give either `question` or `messages`.",
+    )
+    messages: list[Message] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_MESSAGES,
+        description="A conversation instead of `question`: `user` and `assistant` turns in "
+        f"turn, starting and ending with `user` (the question to answer); at most "
+        f"{MAX_MESSAGES} turns and {MAX_CONVERSATION_CHARS:,} characters in all.",
+    )
     top_k: JsonInt = Field(default=4, ge=1, le=20, description="How many passages to retrieve.")
     temperature: JsonNumber | None = Field(
         default=None,
@@ -53,6 +114,57 @@ class AskRequest(BaseModel):
         max_length=100,
         description="Only search these documents (names as listed by /collectioninfo).",
     )
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _question_or_messages(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        # Raised as pydantic's own error so that it names the field: `{}` is still
+        # "question: Field required", as before conversations.
+        if isinstance(data, dict):
+            given = [name for name in ("question", "messages") if data.get(name) is not None]
+            if not given:
+                raise _error("missing", "question", data)
+            if len(given) == 2:
+                raise _error(
+                    _invalid("give either question or messages, not both"), "messages", data
+                )
+        return handler(data)
+
+    @field_validator("messages")
+    @classmethod
+    def _conversation_takes_turns(cls, messages: list[Message] | None) -> list[Message] | None:
+        if messages is None:
+            return None
+        roles = [m.role for m in messages]
+        if roles[-1] != "user" or any(
+            role != ("user" if i % 2 == 0 else "assistant") for i, role in enumerate(roles)
+        ):
+            raise _invalid("must take turns, user then assistant, starting and ending with user")
+        if sum(len(m.content) for m in messages) > MAX_CONVERSATION_CHARS:
+            raise _invalid(
+                f"hold more than {MAX_CONVERSATION_CHARS} characters in all; leave out the "
+                "oldest turns"
+            )
+        return messages
+
+    @property
+    def asked(self) -> str:
+        """The question to answer: `question`, or the conversation's last turn."""
+        return self.question if self.messages is None else self.messages[-1].content  # type: ignore[return-value]
+
+    @property
+    def history(self) -> list[Message]:
+        """The turns before the question (none for `question`)."""
+        return [] if self.messages is None else self.messages[:-1]
+
+
+def _invalid(reason: str) -> PydanticCustomError:
+    return PydanticCustomError("conversation", reason)
+
+
+def _error(kind: str | PydanticCustomError, field: str, data: Any) -> ValidationError:
+    detail = InitErrorDetails(type=kind, loc=(field,), input=data)
+    return ValidationError.from_exception_data("AskRequest", [detail])
 
 
 class Source(BaseModel):
@@ -75,9 +187,54 @@ class Timings(BaseModel):
     total: float
 
 
+# How the answer ended and what it cites: in /ask's response and in the stream's `done`.
+StopReason = Annotated[
+    str,
+    Field(
+        description="Converse's stopReason (`end_turn`, `max_tokens`, `guardrail_intervened`, "
+        "`content_filtered`, ...); `end_turn` for a quoted answer, `no_answer` when nothing "
+        "answers the question."
+    ),
+]
+Truncated = Annotated[
+    bool,
+    Field(description="The answer was cut short (`max_tokens`, `model_context_window_exceeded`)."),
+]
+Blocked = Annotated[
+    bool,
+    Field(
+        description="A guardrail or content filter stopped the answer (`guardrail_intervened`, "
+        "`content_filtered`): the text is its notice, not an answer."
+    ),
+]
+Cited = Annotated[
+    list[int], Field(description="The [n] the answer cites (`sources[n-1]`), ascending.")
+]
+CitationsRemoved = Annotated[
+    list[int],
+    Field(description="Numbers the model cited that name no source, removed from the answer."),
+]
+SearchQuery = Annotated[
+    str,
+    Field(
+        description="What the documents were searched with: the question, or a follow-up's "
+        "standalone query."
+    ),
+]
+
+
 class AskResponse(BaseModel):
     answer: str
-    sources: list[Source] = Field(description="The passages the answer cites as [1], [2], ...")
+    sources: list[Source] = Field(
+        description="Every passage retrieved, in order; [n] in the answer is sources[n-1] "
+        "(`cited` says which the answer cites)."
+    )
+    cited: Cited
+    citations_removed: CitationsRemoved
+    stop_reason: StopReason
+    truncated: Truncated
+    blocked: Blocked
+    search_query: SearchQuery
     model: str = Field(description='"extractive" or the Bedrock model id.')
     usage: Usage | None = Field(description="Token counts when the model reports them.")
     timings_ms: Timings
@@ -142,9 +299,15 @@ class StreamError(ErrorResponse):
 
 
 class StreamDone(BaseModel):
-    """Data of the final `done` event of /ask/stream."""
+    """Data of the final `done` event of /ask/stream: /ask's fields but the answer and the
+    sources, which came before."""
 
-    stop_reason: str
+    cited: Cited
+    citations_removed: CitationsRemoved
+    stop_reason: StopReason
+    truncated: Truncated
+    blocked: Blocked
+    search_query: SearchQuery
     usage: Usage | None
     model: str
     timings_ms: Timings

@@ -31,6 +31,8 @@ locals {
       BEDROCK_EMBEDDING_MODEL_ID = var.bedrock_embedding_model_id
       BEDROCK_MODEL_ID           = var.bedrock_model_id
       BEDROCK_MAX_TOKENS         = tostring(var.bedrock_max_tokens)
+      BEDROCK_GUARDRAIL_ID       = var.bedrock_guardrail_id
+      BEDROCK_GUARDRAIL_VERSION  = var.bedrock_guardrail_version
     }) : k => v if v != null && v != ""
   }
 }
@@ -148,6 +150,7 @@ module "bedrock_access" {
   answer_model_id      = var.bedrock_model_id
   answer_model_regions = var.bedrock_model_regions
   embedding_model_id   = var.bedrock_embedding_model_id
+  guardrail_id         = var.bedrock_guardrail_id
 }
 
 module "iam" {
@@ -161,6 +164,7 @@ module "iam" {
   secrets_kms_key_arn            = module.secrets.kms_key_arn
   bedrock_model_arns             = module.bedrock_access.foundation_model_arns
   bedrock_inference_profile_arns = module.bedrock_access.inference_profile_arns
+  bedrock_guardrail_arns         = module.bedrock_access.guardrail_arns
   documents_bucket_arn           = module.s3.bucket_arn
   documents_kms_key_arn          = module.s3.kms_key_arn
 }

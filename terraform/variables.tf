@@ -163,6 +163,34 @@ variable "extra_environment" {
   }
 }
 
+variable "bedrock_guardrail_id" {
+  description = "BEDROCK_GUARDRAIL_ID: a Bedrock guardrail's id (or ARN, in this account and Region) applied to every answer; the task role may apply it (bedrock:ApplyGuardrail). Empty for none."
+  type        = string
+  default     = ""
+
+  validation {
+    # botocore's GuardrailIdentifier pattern (bedrock-runtime service model).
+    condition     = can(regex("^(|[a-z0-9]+|arn:aws(-[^:]+)?:bedrock:[a-z0-9-]{1,20}:[0-9]{12}:guardrail/[a-z0-9]+)$", var.bedrock_guardrail_id))
+    error_message = "bedrock_guardrail_id must be a guardrail id (lower-case letters and digits) or a guardrail ARN."
+  }
+}
+
+variable "bedrock_guardrail_version" {
+  description = "BEDROCK_GUARDRAIL_VERSION: the guardrail's version, a number or `DRAFT`; set with `bedrock_guardrail_id`, and only with it."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^(|[1-9][0-9]{0,7}|DRAFT)$", var.bedrock_guardrail_version))
+    error_message = "bedrock_guardrail_version must be a version number or DRAFT."
+  }
+
+  validation {
+    condition     = (var.bedrock_guardrail_id == "") == (var.bedrock_guardrail_version == "")
+    error_message = "bedrock_guardrail_id and bedrock_guardrail_version go together: set both or neither."
+  }
+}
+
 variable "bedrock_model_regions" {
   description = "Regions the inference profile in `bedrock_model_id` routes to (the task role may invoke the model in each); `[]` when `bedrock_model_id` is a foundation-model id. The ARNs are derived (modules/bedrock_access)."
   type        = list(string)

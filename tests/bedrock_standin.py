@@ -14,6 +14,11 @@ as a model does, counting the calls it holds at once.
 
 `event_frame` is the one encoder of AWS event-stream messages the tests and the bench use.
 Everything binds 127.0.0.1: nothing here reaches beyond the machine.
+
+Tests can also script what the model says: `script_converse(reply)` queues the next Converse
+replies (`converse_reply(...)` builds one), `script_stream(events)` the next ConverseStream
+ones (`stream_reply(...)`), each used once, in order; unscripted calls get the default
+replies above. With `record=True`, `requests` holds every call as (operation, model id, JSON body).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import zlib
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 import uvicorn
 from starlette.types import Receive, Scope, Send
@@ -87,8 +93,11 @@ class Timing:
 class SlowBedrock:
     """The ASGI app. `peak[kind]` is the most calls of that kind it held at once."""
 
-    def __init__(self, timing: Timing, *, gather: int = 0, gather_s: float = 5.0) -> None:
+    def __init__(
+        self, timing: Timing, *, gather: int = 0, gather_s: float = 5.0, record: bool = False
+    ) -> None:
         self.timing = timing
+        self.record = record  # off for the bench: parsing every body costs its CPU
         # Tests: hold each call until `gather` of its kind are waiting at once (at most
         # `gather_s`), so that a slow test machine cannot let early calls finish before the
         # last ones arrive. A service that caps its calls below `gather` just waits gather_s.
@@ -97,6 +106,17 @@ class SlowBedrock:
         self.in_flight: Counter[str] = Counter()
         self.peak: Counter[str] = Counter()
         self.calls: Counter[str] = Counter()
+        self.requests: list[tuple[str, str, dict[str, Any]]] = []
+        self._converse_script: list[dict[str, Any]] = []
+        self._stream_script: list[list[tuple[str, dict[str, Any]]]] = []
+
+    def script_converse(self, *replies: dict[str, Any]) -> None:
+        """The next Converse calls answer these bodies, one each, in order."""
+        self._converse_script.extend(replies)
+
+    def script_stream(self, *streams: list[tuple[str, dict[str, Any]]]) -> None:
+        """The next ConverseStream calls send these (event type, payload) lists."""
+        self._stream_script.extend(streams)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -119,6 +139,9 @@ class SlowBedrock:
             await _reply(send, 200, json.dumps(stats).encode(), "application/json")
             return
         kind = path.rsplit("/", 1)[-1]  # converse, converse-stream, invoke
+        if self.record:
+            model = unquote(path.removeprefix("/model/").rpartition("/")[0])
+            self.requests.append((kind, model, json.loads(body or b"{}")))
         self.in_flight[kind] += 1
         self.calls[kind] += 1
         self.peak[kind] = max(self.peak[kind], self.in_flight[kind])
@@ -127,9 +150,13 @@ class SlowBedrock:
                 await self._wait_for_company(kind)
             if kind == "converse":
                 await asyncio.sleep(self.timing.converse_s)
-                await _reply(send, 200, json.dumps(_converse_reply()).encode(), "application/json")
+                reply = self._converse_script.pop(0) if self._converse_script else _converse_reply()
+                await _reply(send, 200, json.dumps(reply).encode(), "application/json")
             elif kind == "converse-stream":
-                await self._stream(send)
+                if self._stream_script:
+                    await self._scripted_stream(send, self._stream_script.pop(0))
+                else:
+                    await self._stream(send)
             elif kind == "invoke":
                 request = json.loads(body or b"{}")
                 await asyncio.sleep(self.timing.invoke_s)
@@ -149,6 +176,13 @@ class SlowBedrock:
             gathered.set()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(gathered.wait(), self.gather_s)
+
+    async def _scripted_stream(self, send: Send, events: list[tuple[str, dict[str, Any]]]) -> None:
+        await _start_stream(send)
+        for index, (kind, payload) in enumerate(events):
+            more = index < len(events) - 1
+            frame = stream_event(kind, payload)
+            await send({"type": "http.response.body", "body": frame, "more_body": more})
 
     async def _stream(self, send: Send) -> None:
         timing = self.timing
@@ -179,6 +213,48 @@ class SlowBedrock:
         usage = {"inputTokens": 400, "outputTokens": timing.deltas, "totalTokens": 420}
         last = stream_event("metadata", {"usage": usage, "metrics": {"latencyMs": 2500}})
         await send({"type": "http.response.body", "body": last, "more_body": False})
+
+
+async def _start_stream(send: Send) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", EVENTSTREAM.encode())],
+        }
+    )
+
+
+def converse_reply(text: str, stop_reason: str = "end_turn") -> dict[str, Any]:
+    """A Converse response body saying `text` and stopping for `stop_reason`."""
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+        "stopReason": stop_reason,
+        "usage": {"inputTokens": 400, "outputTokens": 5, "totalTokens": 405},
+        "metrics": {"latencyMs": 1000},
+    }
+
+
+def stream_reply(
+    deltas: list[str], stop_reason: str = "end_turn"
+) -> list[tuple[str, dict[str, Any]]]:
+    """ConverseStream's events for an answer in these `deltas`, stopping for `stop_reason`."""
+    return [
+        ("messageStart", {"role": "assistant"}),
+        *(
+            ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": text}})
+            for text in deltas
+        ),
+        ("contentBlockStop", {"contentBlockIndex": 0}),
+        ("messageStop", {"stopReason": stop_reason}),
+        (
+            "metadata",
+            {
+                "usage": {"inputTokens": 400, "outputTokens": len(deltas), "totalTokens": 400},
+                "metrics": {"latencyMs": 100},
+            },
+        ),
+    ]
 
 
 def _converse_reply() -> dict[str, Any]:

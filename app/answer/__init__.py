@@ -5,6 +5,26 @@ Answerer (protocol, in `_base`)
  └── BedrockAnswerer     (Converse / ConverseStream, confined to the numbered passages)
 """
 
-from app.answer._base import Answer, Answerer, Delta, Done, StreamEvent, TokenUsage
+from app.answer._base import (
+    BLOCKED,
+    TRUNCATED,
+    Answer,
+    Answerer,
+    Delta,
+    Done,
+    StreamEvent,
+    TokenUsage,
+    Turn,
+)
 
-__all__ = ["Answer", "Answerer", "Delta", "Done", "StreamEvent", "TokenUsage"]
+__all__ = [
+    "BLOCKED",
+    "TRUNCATED",
+    "Answer",
+    "Answerer",
+    "Delta",
+    "Done",
+    "StreamEvent",
+    "TokenUsage",
+    "Turn",
+]

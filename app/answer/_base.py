@@ -9,6 +9,24 @@ from typing import Protocol
 from app.store.base import Hit
 
 NO_ANSWER = "I don't know from these documents."
+# Said instead of an answer Bedrock's content filter stopped: not "I don't know", which would
+# pass a refusal off as an honest abstention.
+FILTERED_ANSWER = "The model's content filter stopped this answer; nothing of it is shown."
+
+# Converse's stopReason values (botocore's bedrock-runtime service model, shape StopReason:
+# end_turn, tool_use, max_tokens, stop_sequence, guardrail_intervened, content_filtered,
+# malformed_model_output, malformed_tool_use, model_context_window_exceeded), plus this
+# service's own `no_answer` (nothing retrieved, or the extractive answerer found no quote).
+TRUNCATED = frozenset({"max_tokens", "model_context_window_exceeded"})
+BLOCKED = frozenset({"guardrail_intervened", "content_filtered"})
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One earlier message of a conversation: `user` or `assistant`, and its text."""
+
+    role: str
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +67,28 @@ class Answerer(Protocol):
         """`extractive` or the Bedrock model id, reported in every response."""
 
     async def answer(
-        self, question: str, passages: Sequence[Hit], *, temperature: float | None
-    ) -> Answer: ...
+        self,
+        question: str,
+        passages: Sequence[Hit],
+        *,
+        temperature: float | None,
+        history: Sequence[Turn] = (),
+    ) -> Answer:
+        """`history`: the conversation before `question`, oldest first (empty for one
+        question)."""
 
     def stream(
-        self, question: str, passages: Sequence[Hit], *, temperature: float | None
+        self,
+        question: str,
+        passages: Sequence[Hit],
+        *,
+        temperature: float | None,
+        history: Sequence[Turn] = (),
     ) -> AsyncIterator[StreamEvent]:
         """Delta events, then exactly one Done."""
+
+    async def search_query(self, history: Sequence[Turn], question: str) -> str:
+        """What to search the documents with for `question`, the last turn of a conversation
+        whose earlier turns are `history` (non-empty)."""
 
     def close(self) -> None: ...

@@ -16,7 +16,8 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from app.answer._base import NO_ANSWER, Answer, Delta, Done, StreamEvent
+from app.answer._base import NO_ANSWER, Answer, Delta, Done, StreamEvent, Turn
+from app.answer.conversation import follow_up_query
 from app.embeddings import Bm25Encoder
 from app.plaintext import TABLE_ROW, TABLE_RULE, inline, is_markdown, table_cells
 from app.store.base import Hit
@@ -108,20 +109,34 @@ class ExtractiveAnswerer:
         # most of this answerer's time, so remember the last few thousand.
         self._split = lru_cache(maxsize=2048)(self._split_uncached)
 
+    async def search_query(self, history: Sequence[Turn], question: str) -> str:
+        return follow_up_query(history, question)
+
     # Both run in place on the event loop: CPU only and well under a millisecond, so a thread
-    # hop would cost more than the answer.
+    # hop would cost more than the answer. A follow-up's quotes are chosen by the words it is
+    # searched with (`follow_up_query`): its own may name nothing ("that window").
     async def answer(
-        self, question: str, passages: Sequence[Hit], *, temperature: float | None = None
+        self,
+        question: str,
+        passages: Sequence[Hit],
+        *,
+        temperature: float | None = None,
+        history: Sequence[Turn] = (),
     ) -> Answer:
-        quotes = self._select(question, passages)
+        quotes = self._select(follow_up_query(history, question), passages)
         if not quotes:
             return Answer(text=NO_ANSWER, stop_reason="no_answer")
         return Answer(text=" ".join(quotes), stop_reason="end_turn")
 
     async def stream(
-        self, question: str, passages: Sequence[Hit], *, temperature: float | None = None
+        self,
+        question: str,
+        passages: Sequence[Hit],
+        *,
+        temperature: float | None = None,
+        history: Sequence[Turn] = (),
     ) -> AsyncIterator[StreamEvent]:
-        quotes = self._select(question, passages)
+        quotes = self._select(follow_up_query(history, question), passages)
         if not quotes:
             yield Delta(NO_ANSWER)
             yield Done(stop_reason="no_answer")

@@ -2,6 +2,12 @@
 
 The routes only await: where each call runs (in place, or in a worker thread within its
 deadline) is the store's, Titan's and the answerer's own decision (`app.offload`).
+
+A conversation (`messages`) is answered as its last turn: first the answerer turns it into a
+standalone search query (one short model call, or the user's last questions without a
+model), then the earlier turns go to the answerer with the passages. Every answer's
+citations are checked against the passages retrieved (`app.answer.citations`), the same way
+for /ask and, as the text arrives, for /ask/stream.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ from contextlib import contextmanager
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
-from app.answer import Answerer, Delta, Done
+from app.answer import BLOCKED, TRUNCATED, Answerer, Delta, Done, Turn
+from app.answer.citations import Checked, CitationFilter, check
 from app.api.deps import Services, services_of
 from app.api.rendering import event, ms, sources, usage
 from app.errors import (
@@ -74,10 +81,36 @@ class _Clock:
         return timings
 
 
-async def _retrieve(services: Services, body: AskRequest) -> list[Hit]:
+class _Asked:
+    """The question to answer, the turns before it and what to search the documents with."""
+
+    def __init__(self, body: AskRequest) -> None:
+        self.question = body.asked
+        self.history = [Turn(m.role, m.content) for m in body.history]
+        self.query = self.question
+
+    async def rewrite(self, answerer: Answerer) -> _Asked:
+        if self.history:  # a model call at most, counted in the retrieval time
+            self.query = await answerer.search_query(self.history, self.question)
+        return self
+
+
+async def _retrieve(services: Services, body: AskRequest, query: str) -> list[Hit]:
     return await services.retriever.aretrieve(
-        body.question, top_k=body.top_k, mode=body.mode, documents=body.documents
+        query, top_k=body.top_k, mode=body.mode, documents=body.documents
     )
+
+
+def _outcome(stop_reason: str, checked: Checked, query: str) -> dict[str, object]:
+    """The fields /ask's response and the stream's `done` share."""
+    return {
+        "cited": checked.cited,
+        "citations_removed": checked.removed,
+        "stop_reason": stop_reason,
+        "truncated": stop_reason in TRUNCATED,
+        "blocked": stop_reason in BLOCKED,
+        "search_query": query,
+    }
 
 
 @router.post("/ask", response_model=AskResponse, responses=ASK_ERROR_RESPONSES)
@@ -85,12 +118,17 @@ async def post_ask(*, body: AskRequest, request: Request) -> Response:
     """Answer a question from the documents, citing the passages it used as [n]."""
     services, clock = services_of(request), _Clock()
     with _cause_logged(request):
-        hits = await _retrieve(services, body)
+        asked = await _Asked(body).rewrite(services.answerer)
+        hits = await _retrieve(services, body, asked.query)
         clock.retrieval_done()
-        answer = await services.answerer.answer(body.question, hits, temperature=body.temperature)
+        answer = await services.answerer.answer(
+            asked.question, hits, temperature=body.temperature, history=asked.history
+        )
+    checked = check(answer.text, len(hits))
     response = AskResponse(
-        answer=answer.text,
+        answer=checked.text,
         sources=sources(hits),
+        **_outcome(answer.stop_reason, checked, asked.query),  # type: ignore[arg-type]
         model=services.answerer.model,
         usage=usage(answer.usage),
         timings_ms=clock.timings(request, services.answerer, hits),
@@ -110,28 +148,44 @@ async def post_ask_stream(*, body: AskRequest, request: Request) -> EventStreamR
     """The same answer as /ask, streamed as it is generated (server-sent events)."""
     services, clock = services_of(request), _Clock()
     with _cause_logged(request):  # retrieval fails before any byte: an ordinary JSON status
-        hits = await _retrieve(services, body)
+        asked = await _Asked(body).rewrite(services.answerer)
+        hits = await _retrieve(services, body, asked.query)
     clock.retrieval_done()
     return EventStreamResponse(
-        _events(request, services.answerer, body, hits, clock),
+        _events(request, services.answerer, body, asked, hits, clock),
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
 async def _events(
-    request: Request, answerer: Answerer, body: AskRequest, hits: list[Hit], clock: _Clock
+    request: Request,
+    answerer: Answerer,
+    body: AskRequest,
+    asked: _Asked,
+    hits: list[Hit],
+    clock: _Clock,
 ) -> AsyncIterator[bytes]:
     request_id = request_id_of(request)
     yield event(
         "sources", {"sources": [s.model_dump() for s in sources(hits)], "request_id": request_id}
     )
+    # Checked as it arrives: a citation is held back until it is whole, and one that names
+    # no source is never sent (the text is the one /ask would return).
+    citations = CitationFilter(len(hits))
+    stream = answerer.stream(
+        asked.question, hits, temperature=body.temperature, history=asked.history
+    )
     try:
-        async for item in answerer.stream(body.question, hits, temperature=body.temperature):
+        async for item in stream:
             if isinstance(item, Delta):
-                yield event("delta", {"text": item.text})
+                if text := citations.feed(item.text):
+                    yield event("delta", {"text": text})
             elif isinstance(item, Done):
+                checked = citations.finish()
+                if checked.text:
+                    yield event("delta", {"text": checked.text})
                 final = StreamDone(
-                    stop_reason=item.stop_reason,
+                    **_outcome(item.stop_reason, checked, asked.query),  # type: ignore[arg-type]
                     usage=usage(item.usage),
                     model=answerer.model,
                     timings_ms=clock.timings(request, answerer, hits),

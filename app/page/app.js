@@ -5,6 +5,10 @@
 (() => {
   const KEY_STORAGE = "qa-service.api-key";
   const BROKEN = "The connection closed before the answer was complete; ask again.";
+  // The API's bounds on a conversation (app/schemas.py): the oldest turns are left out first.
+  const MAX_MESSAGES = 19;
+  const MAX_ANSWER_CHARS = 8000;
+  const MAX_CONVERSATION_CHARS = 24000;
 
   // The page is only ever served at the service root, so its own path is the API base.
   // A stage URL without its trailing slash (`/prod`) would make `ask` resolve to `/ask`,
@@ -26,7 +30,12 @@
     result: $("result"),
     answer: $("answer"),
     meta: $("meta"),
+    notice: $("notice"),
     sources: $("sources"),
+    history: $("history"),
+    turns: $("turns"),
+    followUpHelp: $("follow-up-help"),
+    newConversation: $("new-conversation"),
     keyForm: $("key-form"),
     keyReason: $("key-reason"),
     keyInput: $("api-key"),
@@ -139,6 +148,8 @@
     showSources(data.sources || []);
     renderAnswer(data.answer || "");
     showMeta(data);
+    showOutcome(data);
+    return data.answer || "";
   }
 
   // Returns false when streaming is not available here, so the caller falls back to `ask`.
@@ -166,6 +177,7 @@
         Object.assign(meta, data);
         if (typeof data.answer === "string" && !text) renderAnswer((text = data.answer));
         showMeta(meta);
+        showOutcome(meta);
         done = true;
       } else if (event.type === "error") {
         const message = describe(data.error ?? data.message) || "The answer failed midway.";
@@ -179,7 +191,7 @@
       if (!(error instanceof TypeError)) throw error;
     }
     if (!done) throw new ApiError(0, BROKEN, meta.request_id);
-    return true;
+    return text;
   }
 
   function parseData(raw) {
@@ -298,6 +310,41 @@
     el.meta.textContent = parts.join(" · ");
   }
 
+  // How the answer ended (stop reason, truncated, blocked) and which sources it cites.
+  function showOutcome(data) {
+    const notes = [];
+    if (data.blocked) {
+      notes.push(
+        data.stop_reason === "content_filtered"
+          ? "The model's content filter stopped this answer."
+          : "A guardrail stopped this answer; the text above is its notice.",
+      );
+      if (data.stop_reason === "content_filtered") el.answer.replaceChildren();
+    }
+    if (data.truncated) notes.push("The answer was cut short (the model's length limit); it may be incomplete.");
+    const removed = data.citations_removed || [];
+    if (removed.length) {
+      notes.push(`The model cited sources that do not exist (${removed.map((n) => `[${n}]`).join(" ")}); those citations were removed.`);
+    }
+    el.notice.textContent = notes.join(" ");
+    el.notice.hidden = notes.length === 0;
+    if (Array.isArray(data.cited)) {
+      const cited = new Set(data.cited);
+      el.sources.querySelectorAll("li[id^='source-']").forEach((item) => {
+        const n = Number(item.id.slice("source-".length));
+        const uncited = !cited.has(n);
+        item.classList.toggle("uncited", uncited);
+        const head = item.querySelector(".source-head");
+        if (uncited && head && !head.querySelector(".uncited-label")) {
+          const label = document.createElement("span");
+          label.className = "uncited-label";
+          label.textContent = " · not cited";
+          head.append(label);
+        }
+      });
+    }
+  }
+
   function showError(error) {
     let text;
     if (error instanceof ApiError) {
@@ -324,11 +371,52 @@
 
   let pending = null;
 
+  // --- conversation: each answered question and its answer, sent with the next question ----
+
+  let conversation = [];
+
+  // The conversation plus `question`, within the API's bounds: whole question-and-answer
+  // pairs are left out from the oldest, so the messages still start with a user turn.
+  function boundedMessages(question) {
+    let turns = conversation.map((t) => ({
+      role: t.role,
+      content: t.role === "assistant" ? t.content.slice(0, MAX_ANSWER_CHARS) : t.content,
+    }));
+    const size = (list) => list.reduce((sum, t) => sum + t.content.length, question.length);
+    while (turns.length && (turns.length + 1 > MAX_MESSAGES || size(turns) > MAX_CONVERSATION_CHARS)) {
+      turns = turns.slice(2);
+    }
+    return [...turns, { role: "user", content: question }];
+  }
+
+  function showConversation() {
+    const items = conversation.map((turn) => {
+      const item = document.createElement("li");
+      const role = document.createElement("span");
+      role.className = "role";
+      role.textContent = turn.role === "user" ? "You: " : "Answer: ";
+      item.append(role, turn.content);
+      return item;
+    });
+    el.turns.replaceChildren(...items);
+    const following = conversation.length > 0;
+    el.history.hidden = !following;
+    el.newConversation.hidden = !following;
+    el.followUpHelp.hidden = !following;
+  }
+
   function requestBody() {
-    const body = { question: el.question.value.trim(), mode: el.mode.value };
+    const question = el.question.value.trim();
+    const body = conversation.length && question
+      ? { messages: boundedMessages(question), mode: el.mode.value }
+      : { question, mode: el.mode.value };
     const topK = Number.parseInt(el.topK.value, 10);
     if (!Number.isNaN(topK)) body.top_k = topK;
     return body;
+  }
+
+  function asked(body) {
+    return body.messages ? body.messages[body.messages.length - 1].content : body.question;
   }
 
   async function run(body) {
@@ -336,10 +424,18 @@
     el.result.hidden = true;
     el.answer.replaceChildren();
     el.meta.textContent = "";
+    el.notice.hidden = true;
     setBusy(true);
     try {
       const streamed = el.stream.checked && "ReadableStream" in window && (await askStream(body));
-      if (!streamed) await askOnce(body);
+      const answer = streamed === false ? await askOnce(body) : streamed;
+      conversation = [
+        ...(body.messages ? body.messages.slice(0, -1) : []),
+        { role: "user", content: asked(body) },
+        { role: "assistant", content: answer || "(no answer)" },
+      ];
+      showConversation();
+      el.question.value = "";
       el.status.textContent = "Answer ready.";
     } catch (error) {
       el.status.textContent = "";
@@ -369,12 +465,20 @@
   el.form.addEventListener("submit", (event) => {
     event.preventDefault();
     const body = requestBody();
-    if (!body.question) {
+    if (!asked(body)) {
       showError(new ApiError(0, "Type a question first."));
       el.question.focus();
       return;
     }
     run(body);
+  });
+
+  el.newConversation.addEventListener("click", () => {
+    conversation = [];
+    showConversation();
+    el.result.hidden = true;
+    el.status.textContent = "New conversation.";
+    el.question.focus();
   });
 
   el.question.addEventListener("keydown", (event) => {

@@ -135,6 +135,14 @@ data "aws_iam_policy_document" "workload_boundary" {
     ]
   }
 
+  # Guardrails of this account, in any Region, as the models (Bedrock user guide, "Set up
+  # permissions to use Amazon Bedrock Guardrails"): the stack grants the configured one.
+  statement {
+    sid       = "ApplyBedrockGuardrails"
+    actions   = ["bedrock:ApplyGuardrail"]
+    resources = ["arn:${local.partition}:bedrock:*:${local.account}:guardrail/*"]
+  }
+
   statement {
     sid       = "ListThisEnvironmentsDocuments"
     actions   = ["s3:ListBucket"]

@@ -178,3 +178,26 @@ def fake_bedrock(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Fa
 # ============================================================================================
 # (other owners' fixtures below this line)
 # ============================================================================================
+
+
+# ============================================================================================
+# Checked answers and follow-ups (issue 14 items 2 and 5)
+#   model_standin                     tests/bedrock_standin.py's SlowBedrock, answering at once
+#                                     and recording every call, with boto3 pointed at it
+# ============================================================================================
+@pytest.fixture
+def model_standin(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
+    from tests.bedrock_standin import SlowBedrock, Timing
+
+    standin = SlowBedrock(
+        Timing(converse_s=0, first_token_s=0, stream_s=0, deltas=1, invoke_s=0), record=True
+    )
+    with serve(standin) as server:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", server.url)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+        monkeypatch.delenv("AWS_PROFILE", raising=False)
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+        yield standin

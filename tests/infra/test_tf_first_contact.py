@@ -315,6 +315,7 @@ def test_a_foundation_model_id_needs_no_regions_and_a_profile_needs_them(tmp_pat
             "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0"
         ],
         "inference_profile_arns": [],
+        "guardrail_arns": [],
     }
     inputs |= {"answer_model_id": "eu.amazon.nova-pro-v1:0"}
     run = run_module(module, inputs)

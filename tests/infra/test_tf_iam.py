@@ -194,6 +194,7 @@ def test_task_role_reaches_only_bedrock_models_and_the_documents(
     assert actions == {
         "bedrock:InvokeModel",
         "bedrock:InvokeModelWithResponseStream",
+        "bedrock:ApplyGuardrail",  # the configured guardrail only (test_tf_guardrail.py)
         "s3:ListBucket",
         "s3:GetObject",
         "kms:Decrypt",

@@ -27,6 +27,15 @@ locals {
     } if m.id != ""
   }
 
+  # A guardrail id names a guardrail of this account and Region; an ARN is taken as it is.
+  # The resource of bedrock:ApplyGuardrail, which a Converse call with guardrailConfig needs
+  # (Bedrock user guide, "Set up permissions to use Amazon Bedrock Guardrails"):
+  #   arn:<partition>:bedrock:<region>:<account>:guardrail/<id>
+  guardrails = [
+    for id in(var.guardrail_id == "" ? [] : [var.guardrail_id]) :
+    can(regex("^arn:", id)) ? id : "arn:${var.partition}:bedrock:${var.region}:${var.account_id}:guardrail/${id}"
+  ]
+
   arns = {
     foundation_models = sort(distinct(flatten([
       for m in values(local.models) : [

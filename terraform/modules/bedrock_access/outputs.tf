@@ -3,6 +3,11 @@ output "foundation_model_arns" {
   value       = local.arns.foundation_models
 }
 
+output "guardrail_arns" {
+  description = "Guardrail ARNs the task role may apply (none, or the one configured)."
+  value       = local.guardrails
+}
+
 output "inference_profile_arns" {
   description = "Inference-profile ARNs the task role may invoke."
   value       = local.arns.inference_profiles

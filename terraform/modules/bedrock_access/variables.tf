@@ -36,6 +36,12 @@ variable "answer_model_regions" {
   }
 }
 
+variable "guardrail_id" {
+  description = "BEDROCK_GUARDRAIL_ID: a guardrail id or ARN the answers go through; empty for none."
+  type        = string
+  default     = ""
+}
+
 variable "embedding_model_id" {
   description = "BEDROCK_EMBEDDING_MODEL_ID: a foundation-model id invoked in the stack's Region; empty for none."
   type        = string

@@ -112,6 +112,18 @@ data "aws_iam_policy_document" "task" {
     }
   }
 
+  # Converse with guardrailConfig needs bedrock:ApplyGuardrail on the guardrail (Bedrock user
+  # guide, "Set up permissions to use Amazon Bedrock Guardrails").
+  dynamic "statement" {
+    for_each = length(var.bedrock_guardrail_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "ApplyConfiguredGuardrail"
+      actions   = ["bedrock:ApplyGuardrail"]
+      resources = var.bedrock_guardrail_arns
+    }
+  }
+
   statement {
     sid       = "ListDocuments"
     actions   = ["s3:ListBucket"]

@@ -45,6 +45,17 @@ variable "bedrock_inference_profile_arns" {
   }
 }
 
+variable "bedrock_guardrail_arns" {
+  description = "Guardrail ARNs the service's answers go through (bedrock:ApplyGuardrail), e.g. `arn:aws:bedrock:us-east-1:123456789012:guardrail/gr7abc2def`."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.bedrock_guardrail_arns : can(regex("^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:[0-9]{12}:guardrail/[a-z0-9]+$", arn))])
+    error_message = "bedrock_guardrail_arns must be guardrail ARNs with an account id."
+  }
+}
+
 variable "documents_bucket_arn" {
   description = "ARN of the documents bucket the service reads."
   type        = string
