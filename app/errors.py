@@ -7,7 +7,8 @@ Every error body is `{"error": "...", "request_id": "..."}` (422 adds `fields`):
      │    ├── ModelUnavailableError    503 + Retry-After: Bedrock timed out or unreachable
      │    │    └── ModelThrottledError 503 + Retry-After: still throttled after retries
      │    ├── ModelCallError           502: Bedrock refused or failed the call
-     │    └── StoreTimeoutError        503 + Retry-After: the store did not answer in time
+     │    ├── StoreTimeoutError        503 + Retry-After: the store did not answer in time
+     │    └── UnknownDocumentsError    422 (with `fields`): `documents` names no stored one
      ├── StoreError (app.store.base)   503 + Retry-After (CollectionMissing: nothing ingested)
      ├── HTTPException                 its status (404, 405, 408 RequestTimeoutError,
      │                                 413 BodyTooLargeError; a body that is not UTF-8 or
@@ -49,6 +50,7 @@ __all__ = [
     "ModelUnavailableError",
     "RequestTimeoutError",
     "StoreTimeoutError",
+    "UnknownDocumentsError",
     "error_body",
     "install_error_handlers",
     "request_id_of",
@@ -78,6 +80,17 @@ class ModelCallError(ApiError):
 
 class StoreTimeoutError(ApiError):
     status_code = 503
+
+
+class UnknownDocumentsError(ApiError):
+    """422 like any invalid field: the `documents` filter names a document nothing stored
+    has (an exact-match filter would otherwise find nothing, silently)."""
+
+    status_code = 422
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"Invalid request: documents: {reason}")
+        self.fields = [{"field": "documents", "reason": reason}]
 
 
 class BodyTooLargeError(HTTPException):
@@ -124,6 +137,8 @@ def _retry_after(request: Request) -> dict[str, str]:
 
 async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)  # noqa: S101 (registered for ApiError only)
+    if isinstance(exc, UnknownDocumentsError):
+        return _validation_response(request, exc.fields)
     headers = dict(exc.headers)
     if exc.status_code == 503:
         headers.setdefault("Retry-After", str(request.app.state.settings.RETRY_AFTER_S))

@@ -55,6 +55,12 @@ class AskRequest(BaseModel):
     )
 
 
+_MODE_RAN = (
+    "The retrieval mode that ran: the requested one, or `sparse` when there are no dense "
+    "vectors (no embedding model, or a collection ingested without one)."
+)
+
+
 class Source(BaseModel):
     document: str
     page: int | None = Field(description="1-based page for PDFs, null otherwise.")
@@ -79,6 +85,7 @@ class AskResponse(BaseModel):
     answer: str
     sources: list[Source] = Field(description="The passages the answer cites as [1], [2], ...")
     model: str = Field(description='"extractive" or the Bedrock model id.')
+    mode: Mode = Field(description=_MODE_RAN)
     usage: Usage | None = Field(description="Token counts when the model reports them.")
     timings_ms: Timings
     request_id: str
@@ -147,5 +154,6 @@ class StreamDone(BaseModel):
     stop_reason: str
     usage: Usage | None
     model: str
+    mode: Mode = Field(description=_MODE_RAN)
     timings_ms: Timings
     request_id: str

@@ -50,7 +50,7 @@ def recall_at_k(
 ) -> RecallResult:
     missed = []
     for item in questions:
-        hits = retriever.retrieve(item.question, top_k=k, mode=mode)
+        hits = retriever.retrieve(item.question, top_k=k, mode=mode).hits
         if item.document not in {hit.chunk.document for hit in hits}:
             missed.append(item)
     return RecallResult(

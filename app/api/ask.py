@@ -23,6 +23,7 @@ from app.errors import (
     error_body,
     request_id_of,
 )
+from app.retrieval import Retrieved
 from app.schemas import AskRequest, AskResponse, StreamDone, Timings
 from app.store.base import Hit, StoreError
 
@@ -74,7 +75,8 @@ class _Clock:
         return timings
 
 
-async def _retrieve(services: Services, body: AskRequest) -> list[Hit]:
+async def _retrieve(services: Services, body: AskRequest) -> Retrieved:
+    await services.retriever.acheck_documents(body.documents)  # 422 for an unknown name
     return await services.retriever.aretrieve(
         body.question, top_k=body.top_k, mode=body.mode, documents=body.documents
     )
@@ -85,13 +87,15 @@ async def post_ask(*, body: AskRequest, request: Request) -> Response:
     """Answer a question from the documents, citing the passages it used as [n]."""
     services, clock = services_of(request), _Clock()
     with _cause_logged(request):
-        hits = await _retrieve(services, body)
+        retrieved = await _retrieve(services, body)
+        hits = retrieved.hits
         clock.retrieval_done()
         answer = await services.answerer.answer(body.question, hits, temperature=body.temperature)
     response = AskResponse(
         answer=answer.text,
         sources=sources(hits),
         model=services.answerer.model,
+        mode=retrieved.mode,
         usage=usage(answer.usage),
         timings_ms=clock.timings(request, services.answerer, hits),
         request_id=request_id_of(request),
@@ -110,18 +114,18 @@ async def post_ask_stream(*, body: AskRequest, request: Request) -> EventStreamR
     """The same answer as /ask, streamed as it is generated (server-sent events)."""
     services, clock = services_of(request), _Clock()
     with _cause_logged(request):  # retrieval fails before any byte: an ordinary JSON status
-        hits = await _retrieve(services, body)
+        retrieved = await _retrieve(services, body)
     clock.retrieval_done()
     return EventStreamResponse(
-        _events(request, services.answerer, body, hits, clock),
+        _events(request, services.answerer, body, retrieved, clock),
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
 async def _events(
-    request: Request, answerer: Answerer, body: AskRequest, hits: list[Hit], clock: _Clock
+    request: Request, answerer: Answerer, body: AskRequest, retrieved: Retrieved, clock: _Clock
 ) -> AsyncIterator[bytes]:
-    request_id = request_id_of(request)
+    request_id, hits = request_id_of(request), retrieved.hits
     yield event(
         "sources", {"sources": [s.model_dump() for s in sources(hits)], "request_id": request_id}
     )
@@ -134,6 +138,7 @@ async def _events(
                     stop_reason=item.stop_reason,
                     usage=usage(item.usage),
                     model=answerer.model,
+                    mode=retrieved.mode,
                     timings_ms=clock.timings(request, answerer, hits),
                     request_id=request_id,
                 )

@@ -52,6 +52,13 @@ class Chunk:
     title: str = ""  # the document's title (first heading, or its file name)
     section: str = ""  # the heading path above this chunk, "Failover > Step 4"
 
+    @property
+    def indexed_text(self) -> str:
+        """What BM25, Titan and a reranker see: title and heading path, then the chunk's own
+        words (`text` stays verbatim, so quotes stay the document's)."""
+        head = self.title if not self.section else f"{self.title}\n{self.section}"
+        return f"{head}\n{self.text}"
+
 
 @dataclass(frozen=True, slots=True)
 class SparseVector:
@@ -124,6 +131,10 @@ class VectorStore(Protocol):
         """The collection's dense vector size, None when it holds BM25 only. Cheap enough to
         ask per query (remembered); raises CollectionMissing like `info()`."""
 
+    def documents(self) -> frozenset[str]:
+        """The names of the stored documents (what the `documents` filter matches), from the
+        payload index: milliseconds, not per query (the retriever remembers them)."""
+
     # The API's two calls per question, awaited on the event loop. Each store decides where
     # its work runs: in place when it answers in-process in microseconds, else in a worker
     # thread within its deadline (StoreTimeoutError names the vector store). A store that
@@ -135,5 +146,9 @@ class VectorStore(Protocol):
 
     async def adense_size(self) -> int | None:
         """`dense_size` from the event loop."""
+
+    async def adocuments(self) -> frozenset[str]:
+        """`documents` from the event loop (always in a worker thread: a facet of 10,000
+        names takes milliseconds)."""
 
     def close(self) -> None: ...

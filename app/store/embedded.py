@@ -328,6 +328,17 @@ class EmbeddedStore:
         self._load()
         return self._dense_size
 
+    def documents(self) -> frozenset[str]:
+        shard = self._load()
+        try:
+            facets = shard.facet(qe.FacetRequest("document", limit=MAX_DOCUMENTS, exact=False))
+        except Exception as exc:
+            raise self._unavailable(exc) from exc
+        return frozenset(str(hit.value) for hit in facets)
+
+    async def adocuments(self) -> frozenset[str]:
+        return await STORE_LANE.within(self.timeout_s, self.documents, what="vector store")
+
     def info(self) -> CollectionInfo:
         shard = self._load()
         try:

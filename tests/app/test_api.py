@@ -126,8 +126,10 @@ def test_ask_says_it_does_not_know_when_nothing_matches(api: httpx.Client) -> No
 
 def test_ask_respects_top_k_and_the_documents_filter(api: httpx.Client) -> None:
     documents = api.get("/collectioninfo").json()["documents"]
-    assert len(documents) >= 2
-    wanted = documents[-1]
+    # Not the best document for the question (rollback.md), but one that also answers it:
+    # the filter narrows the search, the relevance floor still applies.
+    wanted = "on-call.md"
+    assert wanted in documents
 
     one = api.post("/ask", json={"question": ROLLBACK, "top_k": 1}).json()
     only = api.post("/ask", json={"question": ROLLBACK, "top_k": 20, "documents": [wanted]}).json()
