@@ -63,6 +63,8 @@ DOCUMENTS_TTL_S = 30.0
 _DOCUMENTS_RETRY_S = 1.0
 # Overlap shorter than this is a coincidence (a shared "the"), not the splitter's overlap.
 _MIN_OVERLAP_CHARS = 16
+# Chunks one passage may hold at most (neighbours chain: 3 and 4 join 2 and 3).
+_MAX_SPAN = 3
 # Unknown names quoted in a 422, at most, each cut to this length.
 _NAMES_SHOWN, _NAME_CHARS = 5, 80
 
@@ -138,6 +140,8 @@ def collapse_neighbours(hits: Sequence[Hit]) -> list[Hit]:
             if held.document != chunk.document or held.page != chunk.page:
                 continue
             first, last = spans[index]
+            if last - first + 1 >= _MAX_SPAN:
+                continue  # long enough: a passage stays a few chunks, not a whole document
             if chunk.chunk == last + 1 and (n := _overlap(held.text, chunk.text)):
                 merged = replace(held, text=held.text + chunk.text[n:])
                 spans[index] = (first, chunk.chunk)
