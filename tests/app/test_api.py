@@ -44,7 +44,9 @@ def _sample_text(sample_docs: Path) -> str:
         for p in sorted(sample_docs.rglob("*"))
         if p.suffix in {".md", ".txt"}
     ]
-    return _words("\n".join(texts))
+    # Code fences (```sh) are markup: a quoted command is the lines between them.
+    lines = [line for line in "\n".join(texts).splitlines() if not line.lstrip().startswith("```")]
+    return _words("\n".join(lines))
 
 
 def _sample_names(sample_docs: Path) -> set[str]:
