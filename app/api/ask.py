@@ -15,17 +15,17 @@ from fastapi.responses import StreamingResponse
 
 from app.answer import Answerer, Delta, Done
 from app.api.deps import Services, services_of
-from app.api.rendering import event, ms, sources, usage
-from app.errors import (
+from app.api.errors import (
     ASK_ERROR_RESPONSES,
     ASK_STREAM_RESPONSES,
-    ApiError,
     error_body,
     request_id_of,
 )
+from app.api.rendering import event, ms, sources, usage
+from app.errors import ApiError, StoreError
 from app.retrieval import Retrieved
 from app.schemas import AskRequest, AskResponse, StreamDone, Timings
-from app.store.base import Hit, StoreError
+from app.store.base import Hit
 
 router = APIRouter(tags=["ask"])
 

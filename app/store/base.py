@@ -7,7 +7,8 @@ Two implementations share it (and one contract test suite):
      └── ServerStore    (qdrant-client against QDRANT_URL; production)
 
 A store keeps, per point, an optional dense vector and always a BM25 sparse vector, plus
-the payload in `Chunk`. Errors a caller can act on are `StoreError` subclasses.
+the payload in `Chunk`. Errors a caller can act on are `StoreError` subclasses (in
+`app.errors`, with every other error class).
 """
 
 from __future__ import annotations
@@ -17,22 +18,6 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 Mode = Literal["hybrid", "dense", "sparse"]
-
-
-class StoreError(Exception):
-    """Base class for vector-store failures the API turns into a 503."""
-
-
-class StoreUnavailable(StoreError):  # noqa: N818 - the agreed names
-    """The store did not answer (server down, timeout, embedded files locked)."""
-
-
-class CollectionMissing(StoreError):  # noqa: N818 - the agreed names
-    """The collection does not exist yet: nothing has been ingested."""
-
-
-class CollectionMismatch(StoreError):  # noqa: N818 - the agreed names
-    """The collection exists with another vector configuration (e.g. a different dense size)."""
 
 
 @dataclass(frozen=True, slots=True)

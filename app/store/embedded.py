@@ -18,6 +18,7 @@ from pathlib import Path
 
 import qdrant_edge as qe
 
+from app.errors import CollectionMismatch, CollectionMissing, StoreUnavailable
 from app.offload import STORE_LANE
 from app.store._payload import (
     DENSE,
@@ -36,14 +37,11 @@ from app.store._payload import (
 from app.store.base import (
     Chunk,
     CollectionInfo,
-    CollectionMismatch,
-    CollectionMissing,
     Hit,
     Mode,
     Point,
     Query,
     SparseVector,
-    StoreUnavailable,
 )
 
 __all__ = ["EmbeddedStore"]

@@ -14,6 +14,7 @@ from typing import TypeVar
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
+from app.errors import CollectionMismatch, CollectionMissing, StoreError, StoreUnavailable
 from app.offload import STORE_LANE
 from app.store._payload import (
     DENSE,
@@ -32,15 +33,11 @@ from app.store._payload import (
 from app.store.base import (
     Chunk,
     CollectionInfo,
-    CollectionMismatch,
-    CollectionMissing,
     Hit,
     Mode,
     Point,
     Query,
     SparseVector,
-    StoreError,
-    StoreUnavailable,
 )
 
 __all__ = ["DENSE_SIZE_TTL_S", "ServerStore"]
