@@ -191,3 +191,28 @@ def test_on_the_sample_every_document_name_is_known(sample_server: Any) -> None:
     with sample_server.client() as client:
         reply = client.post("/ask", json={"question": ROLLBACK, "documents": names})
     assert reply.status_code == 200, reply.text
+
+
+def test_a_throttled_reranker_is_a_503_that_names_it(
+    sample_settings: Settings,
+    fake_bedrock: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    live_server: Callable[[Any], Any],
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME", fake_bedrock.url)
+    fake_bedrock.reply_error(429, "ThrottlingException", "Too many requests")
+    settings = sample_settings.model_copy(
+        update={
+            "BEDROCK_RERANK_MODEL_ID": RERANK_MODEL,
+            "AWS_REGION": "us-east-1",
+            "BEDROCK_MAX_ATTEMPTS": 1,
+        }
+    )
+    server = live_server(create_app(settings))
+    with server.client() as client:
+        reply = client.post("/ask", json={"question": ROLLBACK})
+
+    assert reply.status_code == 503, reply.text
+    assert RERANK_MODEL in reply.json()["error"]
+    assert reply.headers["retry-after"]
+    assert [seen.path for seen in fake_bedrock.seen] == ["/rerank"]
