@@ -90,20 +90,14 @@ class LexicalFloor:
     def needed(self, wanted: frozenset[int]) -> int:
         return max(min(2, len(wanted)), math.ceil(len(wanted) * self.min_coverage))
 
-    def coverage(self, question: str, hit: Hit) -> float:
-        wanted = frozenset(self._encoder.query(question).indices)
-        if not wanted:
-            return 0.0
-        return len(wanted & self._terms(hit.chunk.indexed_text)) / len(wanted)
-
-    def keep(self, question: str, hits: Sequence[Hit], mode: Mode) -> list[Hit]:
+    def keep(self, terms: Sequence[int], hits: Sequence[Hit], mode: Mode) -> list[Hit]:
         """None when no candidate clears the floor (the question abstains). Otherwise, in
         `sparse` mode the candidates that clear it (word overlap is that ranking's own
         evidence); in `dense` and `hybrid` all of them, in the fusion's order: a passage can
         answer a question it shares no word with, which is what dense vectors are for."""
         if self.min_coverage <= 0:
             return list(hits)
-        wanted = frozenset(self._encoder.query(question).indices)
+        wanted = frozenset(terms)  # the question's BM25 terms (Query.sparse.indices)
         if not wanted:
             return []  # only stop words: nothing a passage could be relevant to
         need = self.needed(wanted)
@@ -190,11 +184,9 @@ class Retriever:
         re-order; twice `top_k` for the lexical floor and merged neighbours to draw on."""
         return prefetch_limit(top_k) if self.reranker is not None else 2 * top_k
 
-    def _finish(
-        self, question: str, candidates: Sequence[Hit], top_k: int, mode: Mode
-    ) -> list[Hit]:
+    def _finish(self, query: Query, candidates: Sequence[Hit], top_k: int, mode: Mode) -> list[Hit]:
         if self.reranker is None:
-            candidates = self.floor.keep(question, candidates, mode)
+            candidates = self.floor.keep(query.sparse.indices, candidates, mode)
         return collapse_neighbours(candidates)[:top_k]
 
     def retrieve(
@@ -215,7 +207,7 @@ class Retriever:
         )
         if self.reranker is not None:
             candidates = self.reranker.rerank(question, candidates)
-        return Retrieved(self._finish(question, candidates, top_k, mode), mode)
+        return Retrieved(self._finish(query, candidates, top_k, mode), mode)
 
     async def aretrieve(
         self,
@@ -243,7 +235,7 @@ class Retriever:
         )
         if self.reranker is not None:
             candidates = await self.reranker.arerank(question, candidates)
-        return Retrieved(self._finish(question, candidates, top_k, mode), mode)
+        return Retrieved(self._finish(query, candidates, top_k, mode), mode)
 
     async def acheck_documents(self, names: Sequence[str] | None) -> None:
         """UnknownDocumentsError (-> 422) when `names` holds a name no stored document has:
