@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -23,13 +23,27 @@ def bedrock_runtime(settings: Settings) -> BedrockRuntimeClient:
     thread-safe, and a call that waits on the model holds a thread and a connection, nothing
     more, so a slow model no longer caps how many questions are in flight.
     """
-    config = Config(
+    return boto3.client(
+        "bedrock-runtime", region_name=settings.AWS_REGION, config=_config(settings)
+    )
+
+
+def _config(settings: Settings) -> Config:
+    return Config(
         connect_timeout=settings.BEDROCK_CONNECT_TIMEOUT_S,
         read_timeout=settings.BEDROCK_READ_TIMEOUT_S,
         retries={"mode": "standard", "total_max_attempts": settings.BEDROCK_MAX_ATTEMPTS},
         max_pool_connections=settings.BEDROCK_MAX_CONCURRENCY,
     )
-    return boto3.client("bedrock-runtime", region_name=settings.AWS_REGION, config=config)
+
+
+def bedrock_agent_runtime(settings: Settings) -> Any:
+    """bedrock-agent-runtime (the reranker's `Rerank`) with the same retries, timeouts and
+    pool as bedrock-runtime. Typed Any: no stubs package is installed for this service
+    (`app.rerank.RerankClient` says what is used)."""
+    return boto3.client(
+        "bedrock-agent-runtime", region_name=settings.AWS_REGION, config=_config(settings)
+    )
 
 
 def s3(settings: Settings) -> S3Client:

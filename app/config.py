@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     BEDROCK_CONNECT_TIMEOUT_S: float = Field(default=2.0, gt=0)
     BEDROCK_READ_TIMEOUT_S: float = Field(default=60.0, gt=0)
     BEDROCK_MAX_ATTEMPTS: int = Field(default=3, ge=1, le=10)
+    # The relevance floor (app/retrieval.py): a reranker's score when a rerank model is set
+    # (e.g. amazon.rerank-v1:0 or an ARN), else the share of the question's BM25 terms a
+    # passage must hold (0 turns the floor off).
+    BEDROCK_RERANK_MODEL_ID: str | None = None
+    RERANK_MIN_SCORE: float = Field(default=0.2, ge=0, le=1)
+    RELEVANCE_MIN_COVERAGE: float = Field(default=0.5, ge=0, le=1)
     # Bedrock calls in flight at once: the client's connection pool and its worker threads.
     BEDROCK_MAX_CONCURRENCY: int = Field(default=256, ge=1, le=4096)
     # An optional Bedrock guardrail on every answer (Converse's guardrailConfig). The

@@ -18,9 +18,9 @@ from app.answer import Answerer
 from app.answer.extractive import ExtractiveAnswerer
 from app.api import ask, health, page
 from app.api.deps import Services
+from app.api.errors import install_error_handlers
 from app.api.middleware import RequestMiddleware
 from app.config import Settings, settings_problems
-from app.errors import install_error_handlers
 from app.logging import configure_logging
 from app.retrieval import build_retriever
 from app.store import VectorStore, open_store

@@ -167,6 +167,12 @@ def _error(kind: str | PydanticCustomError, field: str, data: Any) -> Validation
     return ValidationError.from_exception_data("AskRequest", [detail])
 
 
+_MODE_RAN = (
+    "The retrieval mode that ran: the requested one, or `sparse` when there are no dense "
+    "vectors (no embedding model, or a collection ingested without one)."
+)
+
+
 class Source(BaseModel):
     document: str
     page: int | None = Field(description="1-based page for PDFs, null otherwise.")
@@ -236,6 +242,7 @@ class AskResponse(BaseModel):
     blocked: Blocked
     search_query: SearchQuery
     model: str = Field(description='"extractive" or the Bedrock model id.')
+    mode: Mode = Field(description=_MODE_RAN)
     usage: Usage | None = Field(description="Token counts when the model reports them.")
     timings_ms: Timings
     request_id: str
@@ -310,5 +317,6 @@ class StreamDone(BaseModel):
     search_query: SearchQuery
     usage: Usage | None
     model: str
+    mode: Mode = Field(description=_MODE_RAN)
     timings_ms: Timings
     request_id: str

@@ -55,8 +55,8 @@ from uvicorn.protocols.http.httptools_impl import (
     RequestResponseCycle,
 )
 
+from app.api.errors import error_body
 from app.config import Settings
-from app.errors import error_body
 from app.logging import REQUEST_LOGGER, configure_logging, request_id_from
 
 __all__ = ["KEEP_ALIVE_S", "ServerLimits", "main", "protocol_class"]

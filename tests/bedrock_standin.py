@@ -7,6 +7,10 @@ as a model does, counting the calls it holds at once.
                                       delta after --first-token-s, then --deltas in all,
                                       evenly over --stream-s
     POST /model/{id}/invoke           Titan V2 JSON `{"embedding": [...]}` after --invoke-s
+    POST /rerank                      bedrock-agent-runtime's Rerank: `{"results": [{"index",
+                                      "relevanceScore"}]}` best first, scored by
+                                      `rerank_score` (point AWS_ENDPOINT_URL_BEDROCK_AGENT_RUNTIME
+                                      here)
     GET  /stats                       {"peak": {kind: most calls at once}, "calls": {...}}
     POST /stats/reset
 
@@ -28,6 +32,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import re
 import struct
 import zlib
 from collections import Counter
@@ -81,6 +86,32 @@ def pseudo_embedding(text: str, dimensions: int) -> list[float]:
     return [x / norm for x in raw]
 
 
+_QUESTION_WORDS = {"what", "which", "when", "where", "does", "with", "that", "this", "from"}
+
+
+def rerank_score(query: str, text: str) -> float:
+    """A deterministic stand-in for a reranker's relevance (0-1): the share of the query's
+    words of four letters or more (question words aside) that the text contains."""
+    words = set(re.findall(r"[a-z0-9]{4,}", query.lower())) - _QUESTION_WORDS
+    if not words:
+        return 0.0
+    found = set(re.findall(r"[a-z0-9]{4,}", text.lower()))
+    return round(len(words & found) / len(words), 4)
+
+
+def rerank_reply(request: dict[str, Any]) -> dict[str, Any]:
+    """Rerank's reply to `request` (botocore's bedrock-agent-runtime model: one TEXT query,
+    INLINE TEXT sources; at most numberOfResults results, best first)."""
+    query = request["queries"][0]["textQuery"]["text"]
+    texts = [s["inlineDocumentSource"]["textDocument"]["text"] for s in request["sources"]]
+    config = request["rerankingConfiguration"]["bedrockRerankingConfiguration"]
+    scored = sorted(
+        ((rerank_score(query, text), index) for index, text in enumerate(texts)),
+        key=lambda pair: (-pair[0], pair[1]),
+    )[: int(config.get("numberOfResults", len(texts)))]
+    return {"results": [{"index": i, "relevanceScore": score} for score, i in scored]}
+
+
 @dataclass
 class Timing:
     converse_s: float = 1.0
@@ -117,6 +148,7 @@ class SlowBedrock:
     def script_stream(self, *streams: list[tuple[str, dict[str, Any]]]) -> None:
         """The next ConverseStream calls send these (event type, payload) lists."""
         self._stream_script.extend(streams)
+        self.last: dict[str, Any] = {}  # the last request body of each kind, parsed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -138,7 +170,7 @@ class SlowBedrock:
             stats = {"peak": dict(self.peak), "calls": dict(self.calls)}
             await _reply(send, 200, json.dumps(stats).encode(), "application/json")
             return
-        kind = path.rsplit("/", 1)[-1]  # converse, converse-stream, invoke
+        kind = path.rsplit("/", 1)[-1]  # converse, converse-stream, invoke, rerank
         if self.record:
             model = unquote(path.removeprefix("/model/").rpartition("/")[0])
             self.requests.append((kind, model, json.loads(body or b"{}")))
@@ -157,6 +189,11 @@ class SlowBedrock:
                     await self._scripted_stream(send, self._stream_script.pop(0))
                 else:
                     await self._stream(send)
+            elif kind == "rerank":
+                self.last[kind] = request = json.loads(body or b"{}")
+                await asyncio.sleep(self.timing.invoke_s)
+                reply = json.dumps(rerank_reply(request)).encode()
+                await _reply(send, 200, reply, "application/json")
             elif kind == "invoke":
                 request = json.loads(body or b"{}")
                 await asyncio.sleep(self.timing.invoke_s)

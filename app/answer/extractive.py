@@ -30,29 +30,68 @@ _HEADING = re.compile(r"^\s*#{1,6}\s")
 _LINE_MARKUP = re.compile(r"^\s*(?:[-*+>]\s+|\d{1,3}[.)]\s+)+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[`*A-Z0-9])")
 _MIN_WORDS = 4
+# Between a sentence and the command it introduces: the command is quoted, but does not
+# count as the sentence's words when its share of the question's terms is weighed.
+_COMMAND = "\x1f"
 _MAX_SENTENCE_CHARS = 400
 
 
 def _blocks(text: str) -> Iterator[str]:
-    """Paragraphs, list items and table rows, hard-wrapped lines joined; no headings or code."""
+    """Paragraphs, list items and table rows, hard-wrapped lines joined; no headings. Code
+    is quoted only where a block introduces it ("..., so start new tasks:"): the command is
+    the answer then, and the block without it promises one and stops."""
+    yield from _with_commands(_raw_blocks(text))
+
+
+def _with_commands(blocks: Iterator[tuple[str, bool]]) -> Iterator[str]:
+    held: str | None = None  # the last prose block, until we know whether code follows it
+    for block, code in blocks:
+        if code:
+            if held is not None and held.endswith(":") and _COMMAND not in held:
+                held = f"{held} {_COMMAND}{block}"
+            continue  # code nothing introduces reads badly as a quote
+        if held is not None:
+            yield held
+        held = block
+    if held is not None:
+        yield held
+
+
+def _command(lines: list[str]) -> str:
+    """A fenced block as one line: shell continuations joined, whitespace collapsed."""
+    return " ".join(" ".join(line.rstrip().removesuffix("\\").split()) for line in lines).strip()
+
+
+def _raw_blocks(text: str) -> Iterator[tuple[str, bool]]:
+    """(block, is_code) in order: prose blocks as `_blocks` describes, and each fenced code
+    block as one line."""
     current: list[str] = []
-    in_code = False
+    code: list[str] | None = None  # the lines of the fenced block being read
     for line in [*text.splitlines(), ""]:
         if line.lstrip().startswith("```"):
-            in_code = not in_code
-        if in_code:
-            continue  # commands read badly as quotes, and the snippet shows them anyway
+            if code is None:
+                if current:
+                    yield " ".join(current), False
+                current, code = [], []
+            else:
+                if code:
+                    yield _command(code), True
+                code = None
+            continue
+        if code is not None:
+            code.append(line)
+            continue
         if not line.strip() or _BLOCK_START.match(line):
             if current:
-                yield " ".join(current)
+                yield " ".join(current), False
             current = []
             if TABLE_ROW.match(line):
                 # A row is one statement ("`MAX_BODY_BYTES` | `65536` | largest body"), read
                 # as "a — b — c"; the rule under the header row is not.
                 if not TABLE_RULE.match(line):
-                    yield table_cells(line)
+                    yield table_cells(line), False
                 continue
-            if not line.strip() or _HEADING.match(line) or line.lstrip().startswith("```"):
+            if not line.strip() or _HEADING.match(line):
                 continue  # titles repeat the question's words but answer nothing
         current.append(line.strip())
 
@@ -61,14 +100,21 @@ def sentences(text: str, *, markdown: bool = True) -> Iterator[str]:
     """The quotable sentences of a passage, Markdown list markers removed and, in a Markdown
     document, emphasis, backticks and link syntax too (split first: backticks and `*` help
     find where a sentence starts)."""
+    return (quote for quote, _ in _quotes(text, markdown=markdown))
+
+
+def _quotes(text: str, *, markdown: bool) -> Iterator[tuple[str, str]]:
+    """(sentence, its prose without an introduced command) for each quotable sentence."""
     for block in _blocks(text):
         for raw in _SENTENCE_END.split(_LINE_MARKUP.sub("", block)):
             sentence = inline(raw).strip() if markdown else raw.strip()
+            prose = sentence.split(_COMMAND, 1)[0]
+            sentence = sentence.replace(_COMMAND, "")
             if len(sentence.split()) < _MIN_WORDS:
                 continue
             if len(sentence) > _MAX_SENTENCE_CHARS:
                 sentence = sentence[:_MAX_SENTENCE_CHARS].rsplit(" ", 1)[0] + " …"
-            yield sentence
+            yield sentence, prose
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,14 +198,17 @@ class ExtractiveAnswerer:
         kept: list[str] = []
         sizes: list[int] = []
         where: dict[int, list[int]] = {}
-        for position, sentence in enumerate(sentences(text, markdown=markdown)):
+        for position, (sentence, prose) in enumerate(_quotes(text, markdown=markdown)):
             if position == 0 and sentence[:1].islower():
                 continue  # a chunk can start mid-sentence (chunks overlap): not a quote
             terms = set(self._encoder.document(sentence).indices)
             for term in terms:
                 where.setdefault(term, []).append(len(kept))
             kept.append(sentence)
-            sizes.append(len(terms))
+            # Density counts the prose only: a command's flags are not words of the sentence.
+            sizes.append(
+                len(set(self._encoder.document(prose).indices)) if prose != sentence else len(terms)
+            )
         return _Passage(tuple(kept), tuple(sizes), {t: tuple(i) for t, i in where.items()})
 
     def _select(self, question: str, passages: Sequence[Hit]) -> list[str]:

@@ -22,16 +22,17 @@ from fastapi.responses import StreamingResponse
 from app.answer import BLOCKED, TRUNCATED, Answerer, Delta, Done, Turn
 from app.answer.citations import Checked, CitationFilter, check
 from app.api.deps import Services, services_of
-from app.api.rendering import event, ms, sources, usage
-from app.errors import (
+from app.api.errors import (
     ASK_ERROR_RESPONSES,
     ASK_STREAM_RESPONSES,
-    ApiError,
     error_body,
     request_id_of,
 )
+from app.api.rendering import event, ms, sources, usage
+from app.errors import ApiError, StoreError
+from app.retrieval import Retrieved
 from app.schemas import AskRequest, AskResponse, StreamDone, Timings
-from app.store.base import Hit, StoreError
+from app.store.base import Hit
 
 router = APIRouter(tags=["ask"])
 
@@ -95,7 +96,8 @@ class _Asked:
         return self
 
 
-async def _retrieve(services: Services, body: AskRequest, query: str) -> list[Hit]:
+async def _retrieve(services: Services, body: AskRequest, query: str) -> Retrieved:
+    await services.retriever.acheck_documents(body.documents)  # 422 for an unknown name
     return await services.retriever.aretrieve(
         query, top_k=body.top_k, mode=body.mode, documents=body.documents
     )
@@ -119,7 +121,8 @@ async def post_ask(*, body: AskRequest, request: Request) -> Response:
     services, clock = services_of(request), _Clock()
     with _cause_logged(request):
         asked = await _Asked(body).rewrite(services.answerer)
-        hits = await _retrieve(services, body, asked.query)
+        retrieved = await _retrieve(services, body, asked.query)
+        hits = retrieved.hits
         clock.retrieval_done()
         answer = await services.answerer.answer(
             asked.question, hits, temperature=body.temperature, history=asked.history
@@ -130,6 +133,7 @@ async def post_ask(*, body: AskRequest, request: Request) -> Response:
         sources=sources(hits),
         **_outcome(answer.stop_reason, checked, asked.query),  # type: ignore[arg-type]
         model=services.answerer.model,
+        mode=retrieved.mode,
         usage=usage(answer.usage),
         timings_ms=clock.timings(request, services.answerer, hits),
         request_id=request_id_of(request),
@@ -149,10 +153,10 @@ async def post_ask_stream(*, body: AskRequest, request: Request) -> EventStreamR
     services, clock = services_of(request), _Clock()
     with _cause_logged(request):  # retrieval fails before any byte: an ordinary JSON status
         asked = await _Asked(body).rewrite(services.answerer)
-        hits = await _retrieve(services, body, asked.query)
+        retrieved = await _retrieve(services, body, asked.query)
     clock.retrieval_done()
     return EventStreamResponse(
-        _events(request, services.answerer, body, asked, hits, clock),
+        _events(request, services.answerer, body, asked, retrieved, clock),
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
@@ -162,10 +166,10 @@ async def _events(
     answerer: Answerer,
     body: AskRequest,
     asked: _Asked,
-    hits: list[Hit],
+    retrieved: Retrieved,
     clock: _Clock,
 ) -> AsyncIterator[bytes]:
-    request_id = request_id_of(request)
+    request_id, hits = request_id_of(request), retrieved.hits
     yield event(
         "sources", {"sources": [s.model_dump() for s in sources(hits)], "request_id": request_id}
     )
@@ -188,6 +192,7 @@ async def _events(
                     **_outcome(item.stop_reason, checked, asked.query),  # type: ignore[arg-type]
                     usage=usage(item.usage),
                     model=answerer.model,
+                    mode=retrieved.mode,
                     timings_ms=clock.timings(request, answerer, hits),
                     request_id=request_id,
                 )

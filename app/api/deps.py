@@ -17,8 +17,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.answer import Answerer
+from app.api.errors import request_id_of
 from app.config import Settings
-from app.errors import request_id_of
 from app.retrieval import Retriever
 from app.store.base import VectorStore
 

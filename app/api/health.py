@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from app.api.deps import RequestIdDep, SettingsDep, StoreDep
-from app.errors import ERROR_RESPONSES, RETRY_AFTER_HEADER, ApiError
+from app.api.errors import ERROR_RESPONSES, RETRY_AFTER_HEADER
+from app.errors import ApiError, CollectionMissing, StoreError
 from app.offload import STORE_LANE
 from app.schemas import CollectionDetails, ErrorResponse, Health, NotReady, Ready
-from app.store.base import CollectionMissing, StoreError
 
 router = APIRouter(tags=["health"])
 

@@ -14,7 +14,8 @@ from typing import Any
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import BodyTooLargeError, RequestTimeoutError, error_body
+from app.api.errors import error_body
+from app.errors import BodyTooLargeError, RequestTimeoutError
 from app.logging import REQUEST_LOGGER, request_id_from
 
 __all__ = ["SECURITY_HEADERS", "RequestMiddleware"]

@@ -35,9 +35,10 @@ from pydantic import ValidationError
 from tqdm import tqdm
 
 from app.config import Settings, settings_problems
+from app.errors import SourceError, SourceReadError, UnreadableDocument
 from app.ingest.pipeline import Ingestor, IngestReport, content_hash
-from app.ingest.readers import UnreadableDocument, read_document
-from app.ingest.sources import Listing, Source, SourceError, SourceReadError, list_sources
+from app.ingest.readers import read_document
+from app.ingest.sources import Listing, Source, list_sources
 from app.retrieval import build_embedder
 from app.store import StoreError, open_store
 

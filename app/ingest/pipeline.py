@@ -152,13 +152,6 @@ def chunk_document(document: Document, splitters: Splitters) -> list[Chunk]:
     ]
 
 
-def _indexed_text(chunk: Chunk) -> str:
-    """What BM25 and Titan see: title and heading path, then the chunk's own words (the
-    payload keeps the text verbatim, so quotes stay the document's)."""
-    head = chunk.title if not chunk.section else f"{chunk.title}\n{chunk.section}"
-    return f"{head}\n{chunk.text}"
-
-
 @dataclass
 class IngestReport:
     documents: int = 0  # read and stored (added or changed)
@@ -276,7 +269,7 @@ class Ingestor:
         self.store.flush()
 
     def _write(self, chunks: list[Chunk]) -> None:
-        texts = [_indexed_text(c) for c in chunks]
+        texts = [c.indexed_text for c in chunks]
         dense: list[list[float]] | list[None] = (
             self.dense.embed_many(texts) if self.dense else [None] * len(chunks)
         )

@@ -23,7 +23,9 @@ import pypdfium2
 from bs4 import BeautifulSoup
 from charset_normalizer import from_bytes
 
-__all__ = ["SUPPORTED", "Document", "Section", "UnreadableDocument", "kind_of", "read_document"]
+from app.errors import UnreadableDocument
+
+__all__ = ["SUPPORTED", "Document", "Section", "kind_of", "read_document"]
 
 SUPPORTED = {
     ".pdf": "pdf",
@@ -35,10 +37,6 @@ SUPPORTED = {
     ".html": "html",
     ".htm": "html",
 }
-
-
-class UnreadableDocument(Exception):  # noqa: N818 - reads as the reason it is raised
-    """The file could not be turned into text; the message says why (and where)."""
 
 
 @dataclass(frozen=True, slots=True)

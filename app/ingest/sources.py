@@ -21,20 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.errors import SourceError, SourceReadError
 from app.ingest.readers import kind_of
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["Source", "SourceError", "SourceReadError", "list_sources"]
-
-
-class SourceError(Exception):
-    """A source argument names nothing we can read (missing path, bucket, permission)."""
-
-
-class SourceReadError(Exception):
-    """One listed document could not be fetched; the message says why."""
+__all__ = ["Source", "list_sources"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,18 +10,15 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from app.config import Settings
+from app.errors import CollectionMismatch, CollectionMissing, StoreError, StoreUnavailable
 from app.store.base import (
     Chunk,
     CollectionInfo,
-    CollectionMismatch,
-    CollectionMissing,
     Hit,
     Mode,
     Point,
     Query,
     SparseVector,
-    StoreError,
-    StoreUnavailable,
     VectorStore,
 )
 from app.store.embedded import EmbeddedStore

@@ -7,7 +7,8 @@ Two implementations share it (and one contract test suite):
      └── ServerStore    (qdrant-client against QDRANT_URL; production)
 
 A store keeps, per point, an optional dense vector and always a BM25 sparse vector, plus
-the payload in `Chunk`. Errors a caller can act on are `StoreError` subclasses.
+the payload in `Chunk`. Errors a caller can act on are `StoreError` subclasses (in
+`app.errors`, with every other error class).
 """
 
 from __future__ import annotations
@@ -17,22 +18,6 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 Mode = Literal["hybrid", "dense", "sparse"]
-
-
-class StoreError(Exception):
-    """Base class for vector-store failures the API turns into a 503."""
-
-
-class StoreUnavailable(StoreError):  # noqa: N818 - the agreed names
-    """The store did not answer (server down, timeout, embedded files locked)."""
-
-
-class CollectionMissing(StoreError):  # noqa: N818 - the agreed names
-    """The collection does not exist yet: nothing has been ingested."""
-
-
-class CollectionMismatch(StoreError):  # noqa: N818 - the agreed names
-    """The collection exists with another vector configuration (e.g. a different dense size)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +36,13 @@ class Chunk:
     last: bool = False  # the document's final chunk: written last, so it marks a complete one
     title: str = ""  # the document's title (first heading, or its file name)
     section: str = ""  # the heading path above this chunk, "Failover > Step 4"
+
+    @property
+    def indexed_text(self) -> str:
+        """What BM25, Titan and a reranker see: title and heading path, then the chunk's own
+        words (`text` stays verbatim, so quotes stay the document's)."""
+        head = self.title if not self.section else f"{self.title}\n{self.section}"
+        return f"{head}\n{self.text}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +116,10 @@ class VectorStore(Protocol):
         """The collection's dense vector size, None when it holds BM25 only. Cheap enough to
         ask per query (remembered); raises CollectionMissing like `info()`."""
 
+    def documents(self) -> frozenset[str]:
+        """The names of the stored documents (what the `documents` filter matches), from the
+        payload index: milliseconds, not per query (the retriever remembers them)."""
+
     # The API's two calls per question, awaited on the event loop. Each store decides where
     # its work runs: in place when it answers in-process in microseconds, else in a worker
     # thread within its deadline (StoreTimeoutError names the vector store). A store that
@@ -135,5 +131,9 @@ class VectorStore(Protocol):
 
     async def adense_size(self) -> int | None:
         """`dense_size` from the event loop."""
+
+    async def adocuments(self) -> frozenset[str]:
+        """`documents` from the event loop (always in a worker thread: a facet of 10,000
+        names takes milliseconds)."""
 
     def close(self) -> None: ...

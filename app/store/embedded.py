@@ -18,6 +18,7 @@ from pathlib import Path
 
 import qdrant_edge as qe
 
+from app.errors import CollectionMismatch, CollectionMissing, StoreUnavailable
 from app.offload import STORE_LANE
 from app.store._payload import (
     DENSE,
@@ -36,14 +37,11 @@ from app.store._payload import (
 from app.store.base import (
     Chunk,
     CollectionInfo,
-    CollectionMismatch,
-    CollectionMissing,
     Hit,
     Mode,
     Point,
     Query,
     SparseVector,
-    StoreUnavailable,
 )
 
 __all__ = ["EmbeddedStore"]
@@ -327,6 +325,17 @@ class EmbeddedStore:
         # Fixed while the shard is open: it holds the lock, so no other process can recreate.
         self._load()
         return self._dense_size
+
+    def documents(self) -> frozenset[str]:
+        shard = self._load()
+        try:
+            facets = shard.facet(qe.FacetRequest("document", limit=MAX_DOCUMENTS, exact=False))
+        except Exception as exc:
+            raise self._unavailable(exc) from exc
+        return frozenset(str(hit.value) for hit in facets)
+
+    async def adocuments(self) -> frozenset[str]:
+        return await STORE_LANE.within(self.timeout_s, self.documents, what="vector store")
 
     def info(self) -> CollectionInfo:
         shard = self._load()

@@ -14,6 +14,7 @@ from typing import TypeVar
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
+from app.errors import CollectionMismatch, CollectionMissing, StoreError, StoreUnavailable
 from app.offload import STORE_LANE
 from app.store._payload import (
     DENSE,
@@ -32,15 +33,11 @@ from app.store._payload import (
 from app.store.base import (
     Chunk,
     CollectionInfo,
-    CollectionMismatch,
-    CollectionMissing,
     Hit,
     Mode,
     Point,
     Query,
     SparseVector,
-    StoreError,
-    StoreUnavailable,
 )
 
 __all__ = ["DENSE_SIZE_TTL_S", "ServerStore"]
@@ -302,20 +299,30 @@ class ServerStore:
         response = self._call("query_points", run)
         return [Hit(chunk=from_payload(p.payload), score=float(p.score)) for p in response.points]
 
-    def info(self) -> CollectionInfo:
-        dense_size = self._config_dense_size()
-        points = self._call("count", lambda: self._client.count(self.collection, exact=True).count)
+    def _facet_documents(self) -> list[str]:
         facets = self._call(
             "facet",
             lambda: self._client.facet(
                 self.collection, key="document", limit=MAX_DOCUMENTS, exact=False
             ),
         )
+        return [str(hit.value) for hit in facets.hits]
+
+    def documents(self) -> frozenset[str]:
+        return frozenset(self._facet_documents())
+
+    async def adocuments(self) -> frozenset[str]:
+        return await STORE_LANE.within(self.timeout_s, self.documents, what="vector store")
+
+    def info(self) -> CollectionInfo:
+        dense_size = self._config_dense_size()
+        points = self._call("count", lambda: self._client.count(self.collection, exact=True).count)
+        documents = self._facet_documents()
         return CollectionInfo(
             name=self.collection,
             points=points,
-            documents=sorted(str(hit.value) for hit in facets.hits),
+            documents=sorted(documents),
             dense_size=dense_size,
             bm25_language=self.bm25_language,
-            extra=extra_info("qdrant server", len(facets.hits)),
+            extra=extra_info("qdrant server", len(documents)),
         )

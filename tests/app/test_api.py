@@ -44,7 +44,9 @@ def _sample_text(sample_docs: Path) -> str:
         for p in sorted(sample_docs.rglob("*"))
         if p.suffix in {".md", ".txt"}
     ]
-    return _words("\n".join(texts))
+    # Code fences (```sh) are markup: a quoted command is the lines between them.
+    lines = [line for line in "\n".join(texts).splitlines() if not line.lstrip().startswith("```")]
+    return _words("\n".join(lines))
 
 
 def _sample_names(sample_docs: Path) -> set[str]:
@@ -126,8 +128,10 @@ def test_ask_says_it_does_not_know_when_nothing_matches(api: httpx.Client) -> No
 
 def test_ask_respects_top_k_and_the_documents_filter(api: httpx.Client) -> None:
     documents = api.get("/collectioninfo").json()["documents"]
-    assert len(documents) >= 2
-    wanted = documents[-1]
+    # Not the best document for the question (rollback.md), but one that also answers it:
+    # the filter narrows the search, the relevance floor still applies.
+    wanted = "on-call.md"
+    assert wanted in documents
 
     one = api.post("/ask", json={"question": ROLLBACK, "top_k": 1}).json()
     only = api.post("/ask", json={"question": ROLLBACK, "top_k": 20, "documents": [wanted]}).json()

@@ -36,6 +36,12 @@ def test_bench_runs_end_to_end_and_prints_every_figure(capsys: pytest.CaptureFix
     for label in ("ingestion", "start to /ready", "peak RSS", "recall@4, BM25 (docs/sample only)"):
         assert label in out
     assert re.search(r"recall@4, BM25 \(docs/sample only\) +\d\.\d\d \(\d+/\d+\)", out)
+    for name in ("labelled set (development)", "second set (never tuned on)"):
+        assert re.search(
+            rf"answers, {re.escape(name)} +\d\.\d\d \(\d+ right, \d+ abstained, \d+ wrong of \d+\)",
+            out,
+        ), out
+    assert re.search(r"second run +\d+/0/\d+/0 +a/c/u/d", out)  # ingestion's counts, run twice
     assert re.search(r"(PASS|MISS)$", out, re.MULTILINE)
 
 

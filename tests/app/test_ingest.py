@@ -42,7 +42,7 @@ def info(settings: Settings) -> tuple[int, list[str]]:
 def search(settings: Settings, question: str, top_k: int = 3) -> list[tuple[str, int | None, str]]:
     store = open_store(settings)
     try:
-        hits = Retriever(store).retrieve(question, top_k=top_k, mode="sparse")
+        hits = Retriever(store).retrieve(question, top_k=top_k, mode="sparse").hits
         return [(h.chunk.document, h.chunk.page, h.chunk.text) for h in hits]
     finally:
         store.close()
@@ -122,7 +122,7 @@ def test_markdown_is_split_into_numbered_chunks_of_bounded_size(tmp_path: Path) 
     doc.write_text("# Long runbook\n\n" + "\n\n".join(sections))
     assert main([str(doc)], settings=settings) == EXIT_OK
     store = open_store(settings)
-    hits = Retriever(store).retrieve("check number result", top_k=50, mode="sparse")
+    hits = Retriever(store).retrieve("check number result", top_k=50, mode="sparse").hits
     store.close()
     numbers = sorted(h.chunk.chunk for h in hits)
     assert len(numbers) > 3
@@ -306,7 +306,7 @@ def test_ingest_texts_stores_one_chunk_per_short_text(settings: Settings) -> Non
     report = ingest_texts(store, texts, settings, recreate=True)
     assert (report.documents, report.chunks) == (300, 300)
     assert store.info().points == 300
-    [hit] = Retriever(store).retrieve("token123", top_k=1, mode="sparse")
+    [hit] = Retriever(store).retrieve("token123", top_k=1, mode="sparse").hits
     assert hit.chunk.document == "synthetic/00123.txt"
     store.close()
 
@@ -565,7 +565,7 @@ def test_chunks_carry_title_heading_path_and_source_and_lone_headings_merge(
     store = open_store(settings)
     try:
         chunks = sorted((m for m in store.markers()), key=lambda c: c.chunk)
-        hits = Retriever(store).retrieve("Step 4 regional check", top_k=20, mode="sparse")
+        hits = Retriever(store).retrieve("Step 4 regional check", top_k=20, mode="sparse").hits
     finally:
         store.close()
     assert all(not h.chunk.text.strip().startswith("#") or "Step" in h.chunk.text for h in hits)
@@ -616,7 +616,7 @@ def test_bm25_language_finds_inflected_words_the_english_default_misses(
 
         store = open_store(settings)
         try:
-            hits = build_retriever(settings, store).retrieve(question, top_k=1, mode="sparse")
+            hits = build_retriever(settings, store).retrieve(question, top_k=1, mode="sparse").hits
         finally:
             store.close()
         found[setting] = [h.chunk.document for h in hits]

@@ -248,6 +248,35 @@ def test_documents_filter_keeps_only_named_documents(store: VectorStore) -> None
     assert [h.chunk.document for h in hits] == ["qdrant-key.md"]
 
 
+def test_documents_lists_the_stored_names_from_either_call(store: VectorStore) -> None:
+    store.ensure_collection(dense_size=None)
+    store.upsert(points(dense=False))
+    expected = {"rollback.md", "qdrant-key.md", "costs.pdf", "plan.md"}
+    assert store.documents() == expected
+    assert asyncio.run(store.adocuments()) == expected
+    store.delete_sources([uri("plan.md")])
+    assert store.documents() == expected - {"plan.md"}
+
+
+def test_a_document_ingested_after_the_names_were_read_is_known_at_once(
+    store: VectorStore,
+) -> None:
+    # The retriever remembers the names; a name it does not know makes it read them again
+    # (at most once a second), so a document ingested a moment ago is not a 422.
+    from app.errors import UnknownDocumentsError
+    from app.retrieval import Retriever
+
+    store.ensure_collection(dense_size=None)
+    store.upsert(points(dense=False)[:2])  # rollback.md only
+    retriever = Retriever(store)
+    asyncio.run(retriever.acheck_documents(["rollback.md"]))
+    with pytest.raises(UnknownDocumentsError, match=r"'plan\.md' names no stored document"):
+        asyncio.run(retriever.acheck_documents(["plan.md"]))
+    store.upsert(points(dense=False)[4:])  # plan.md
+    time.sleep(1.05)
+    asyncio.run(retriever.acheck_documents(["plan.md", "rollback.md"]))
+
+
 def test_dense_search_follows_the_vectors_not_the_words(store: VectorStore) -> None:
     store.ensure_collection(dense_size=4)
     store.upsert(points(dense=True))

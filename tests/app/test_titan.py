@@ -109,13 +109,13 @@ def test_dense_vectors_flow_from_ingestion_to_hybrid_search(
 
     # The question's words match rollback.md; its vector points at costs.md.
     expect(stubber, "roll back the image", unit(1), 256)
-    dense = retriever.retrieve("roll back the image", top_k=1, mode="dense")
+    dense = retriever.retrieve("roll back the image", top_k=1, mode="dense").hits
     assert [h.chunk.document for h in dense] == ["costs.md"]
     expect(stubber, "roll back the image", unit(1), 256)
-    hybrid = retriever.retrieve("roll back the image", top_k=2, mode="hybrid")
+    hybrid = retriever.retrieve("roll back the image", top_k=2, mode="hybrid").hits
     assert {h.chunk.document for h in hybrid} == {"rollback.md", "costs.md"}
     # BM25 alone makes no Bedrock call (the Stubber would fail on an unexpected one).
-    sparse = retriever.retrieve("roll back the image", top_k=2, mode="sparse")
+    sparse = retriever.retrieve("roll back the image", top_k=2, mode="sparse").hits
     assert [h.chunk.document for h in sparse] == ["rollback.md"]
     store.close()
 
@@ -141,7 +141,7 @@ def test_a_collection_without_dense_vectors_costs_no_titan_call(
     assert retriever.dense is not None  # configured, but the collection is BM25 only
     for mode in ("hybrid", "dense"):
         assert retriever.effective_mode(mode) == "sparse"
-        hits = retriever.retrieve("roll back the image", top_k=1, mode=mode)
+        hits = retriever.retrieve("roll back the image", top_k=1, mode=mode).hits
         assert [h.chunk.document for h in hits] == ["rollback.md"]
     store.close()
 

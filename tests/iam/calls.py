@@ -281,6 +281,16 @@ def task_role(n: Names) -> list[Call]:
             )
             for arn in _bedrock_arns(n, model):
                 calls.append(Call(action, arn, src, operation=f"{e['operation']} {model}"))
+        elif e["service"] == "bedrock-agent-runtime" and e["operation"] == "Rerank":
+            # The service reranks only with BEDROCK_RERANK_MODEL_ID, which the stack sets
+            # from `bedrock_rerank_model_id` once it has one: until then the task role makes
+            # no Rerank call. With one, Rerank needs bedrock:Rerank and bedrock:InvokeModel on
+            # the model (Bedrock user guide, "Permissions for reranking").
+            model = str(v.get("bedrock_rerank_model_id") or "")
+            if model:
+                calls.append(Call("bedrock:Rerank", "*", src, operation=e["operation"]))
+                for arn in _bedrock_arns(n, model):
+                    calls.append(Call("bedrock:InvokeModel", arn, src, operation=f"Rerank {model}"))
         elif e["service"] == "s3" and action == "s3:ListBucket":
             calls.append(
                 Call(
