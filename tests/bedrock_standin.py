@@ -140,6 +140,7 @@ class SlowBedrock:
         self.requests: list[tuple[str, str, dict[str, Any]]] = []
         self._converse_script: list[dict[str, Any]] = []
         self._stream_script: list[list[tuple[str, dict[str, Any]]]] = []
+        self.last: dict[str, Any] = {}  # the last request body of each kind, parsed
 
     def script_converse(self, *replies: dict[str, Any]) -> None:
         """The next Converse calls answer these bodies, one each, in order."""
@@ -148,7 +149,6 @@ class SlowBedrock:
     def script_stream(self, *streams: list[tuple[str, dict[str, Any]]]) -> None:
         """The next ConverseStream calls send these (event type, payload) lists."""
         self._stream_script.extend(streams)
-        self.last: dict[str, Any] = {}  # the last request body of each kind, parsed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
