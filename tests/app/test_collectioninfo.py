@@ -4,8 +4,7 @@ tell them apart from the log)."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,22 +12,10 @@ import pytest
 from fastapi import FastAPI
 
 from app.config import Settings
-from app.logging import REQUEST_LOGGER
 from app.main import create_app
 from app.store import EmbeddedStore
 
 Serve = Callable[[FastAPI], Any]
-
-
-@pytest.fixture
-def request_log() -> Iterator[list[dict[str, Any]]]:
-    lines: list[dict[str, Any]] = []
-    handler = logging.Handler()
-    handler.emit = lambda record: lines.append(record.fields)  # type: ignore[method-assign,attr-defined]
-    logger = logging.getLogger(REQUEST_LOGGER)
-    logger.addHandler(handler)
-    yield lines
-    logger.removeHandler(handler)
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,6 @@ same path under load; this is the fast proof, in `make test`, that it still answ
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,16 +24,10 @@ DELTAS = 3
 
 
 @pytest.fixture
-def standin(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[SlowBedrock]:
+def standin(boto3_pointed_at: Callable[[str], None]) -> Iterator[SlowBedrock]:
     bedrock = SlowBedrock(Timing(converse_s=0, first_token_s=0, stream_s=0.02, deltas=DELTAS))
     with serve(bedrock) as server:
-        monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", server.url)
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-        monkeypatch.delenv("AWS_PROFILE", raising=False)
-        monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+        boto3_pointed_at(server.url)
         yield bedrock
 
 

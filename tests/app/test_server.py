@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from app.api.middleware import SECURITY_HEADERS
-from tests.app.conftest import stream_event
+from tests.bedrock_standin import stream_event
 from tests.servers import LOOPBACK, HTTPServerThread, QuietHandler, free_port, wait_until_answers
 from tests.servers import sample_settings as make_sample_settings
 
