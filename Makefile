@@ -20,7 +20,7 @@ SAMPLE_DOCS ?= docs/sample
 SRC ?=
 
 .PHONY: help install system-deps run ingest test pytest lint bench \
-        ruff mypy iac checkov tf-fmt tf-validate tf-test tf-plan-offline smoke-hook-zip aws-standin-test tflint workflows-lint hadolint image-test iam-check
+        schemathesis ruff mypy iac checkov tf-fmt tf-validate tf-test tf-plan-offline smoke-hook-zip aws-standin-test tflint workflows-lint hadolint image-test iam-check
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -77,6 +77,10 @@ tools/iam-check/node_modules/.installed: tools/iam-check/package.json tools/iam-
 
 pytest: install tools/checkov/.venv/.synced tools/iam-check/node_modules/.installed ## The test suite with coverage (checkov's IAM action reference is test data)
 	$(RUN) pytest
+
+# Part of `make pytest` too; this runs it alone (schemathesis.toml holds its configuration).
+schemathesis: install ## schemathesis, every check, against the real server (and a planted violation)
+	$(RUN) pytest --no-cov tests/app/test_schemathesis.py
 
 # Hooks whose tool is missing here are skipped by pre-commit (SKIP) and named, one line each.
 # pre-commit sees only files git tracks.

@@ -34,6 +34,13 @@ def _config(settings: Settings) -> Config:
         read_timeout=settings.BEDROCK_READ_TIMEOUT_S,
         retries={"mode": "standard", "total_max_attempts": settings.BEDROCK_MAX_ATTEMPTS},
         max_pool_connections=settings.BEDROCK_MAX_CONCURRENCY,
+        # botocore checks every request against the service model before sending it: ~5 %
+        # of its CPU per call, for requests our own code builds the same way each time
+        # (botocore/config.py: "You can disable parameter validation for performance
+        # reasons"). The shapes are checked where they are built, by the tests' validating
+        # clients (tests/app/test_bedrock_answerer.py, test_titan.py); a request Bedrock
+        # refused would still be a 502 (ValidationException -> ModelCallError).
+        parameter_validation=False,
     )
 
 

@@ -34,10 +34,21 @@ def _json_number(value: Any) -> Any:
 
 
 JsonInt = Annotated[int, BeforeValidator(_json_number)]
-JsonNumber = Annotated[float, BeforeValidator(_json_number)]
+
+# What `strip_whitespace` strips (pydantic-core trims Unicode's White_Space characters), as
+# the OpenAPI document's `pattern`: a question of spaces is refused, so the document must
+# not call it valid. Literal characters, not `\S`: engines disagree on what `\s` covers
+# (Python's takes \x1c-\x1f, which are not White_Space and are not stripped).
+_WHITESPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_NOT_ONLY_WHITESPACE = f"[^{_WHITESPACE}]"
 
 
-Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Question = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=2000, pattern=_NOT_ONLY_WHITESPACE
+    ),
+]
 # A conversation's bounds: 10 questions and the 9 answers between them, each answer as long
 # as BEDROCK_MAX_TOKENS' ceiling allows, and all of it within what one model call should
 # carry (MAX_BODY_BYTES bounds the body too).
@@ -84,10 +95,13 @@ class AskRequest(BaseModel):
     # Documented as the string it is when given (not string-or-null): null means "not given".
     question: Annotated[
         Question | None,
-        WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 2000}),
+        WithJsonSchema(
+            {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": _NOT_ONLY_WHITESPACE}
+        ),
     ] = Field(
         default=None,
-        description="The question, 1 to 2,000 characters. Give either `question` or `messages`.",
+        description="The question, 1 to 2,000 characters, not all whitespace. Give either "
+        "`question` or `messages`.",
     )
     messages: list[Message] | None = Field(
         default=None,
@@ -98,10 +112,12 @@ class AskRequest(BaseModel):
         f"{MAX_MESSAGES} turns and {MAX_CONVERSATION_CHARS:,} characters in all.",
     )
     top_k: JsonInt = Field(default=4, ge=1, le=20, description="How many passages to retrieve.")
-    temperature: JsonNumber | None = Field(
+    # The bounds go on the float, before the validator: set on the union (or after the
+    # validator) pydantic still enforces them but documents them as `ge`/`le`, which JSON
+    # Schema does not know, so the OpenAPI document allowed any number (schemathesis sent
+    # -2.2e-309 as valid input and got a 422).
+    temperature: Annotated[float, Field(ge=0, le=1), BeforeValidator(_json_number)] | None = Field(
         default=None,
-        ge=0,
-        le=1,
         description="Sampling temperature for the Bedrock model (the extractive answerer "
         "ignores it). Unset: the model's default.",
     )

@@ -56,6 +56,7 @@ from uvicorn.protocols.http.httptools_impl import (
 )
 
 from app.api.errors import error_body
+from app.api.middleware import SECURITY_HEADERS
 from app.config import Settings
 from app.logging import REQUEST_LOGGER, configure_logging, request_id_from
 
@@ -93,16 +94,22 @@ def _log_rejection(status: int, error: str, request_id: str) -> None:
     _log.info("request", extra={"fields": {**fields, "error": error}})
 
 
-def _json_response(status: int, message: str, request_id: str, *extra: bytes) -> bytes:
+# What the middleware adds to every response the app sends, for the refusals written here
+# before the app sees the request: one list of security headers (app/api/middleware.py).
+_SECURITY = [
+    (name.lower().encode(), value.encode())
+    for name, value in {**SECURITY_HEADERS, "Cache-Control": "no-store"}.items()
+]
+
+
+def _json_response(status: int, message: str, request_id: str) -> bytes:
     body = json.dumps(error_body(message, request_id)).encode()
     head = [
         STATUS_LINE[status],
         b"content-type: application/json\r\n",
         b"content-length: %d\r\n" % len(body),
         b"x-request-id: " + request_id.encode() + b"\r\n",
-        b"x-content-type-options: nosniff\r\n",
-        b"cache-control: no-store\r\n",
-        *extra,
+        *(name + b": " + value + b"\r\n" for name, value in _SECURITY),
         b"connection: close\r\n\r\n",
     ]
     return b"".join(head) + body
@@ -120,6 +127,7 @@ def protocol_class(limits: ServerLimits) -> type[HttpToolsProtocol]:
             (b"content-length", str(len(body)).encode()),
             (b"retry-after", str(limits.retry_after_s).encode()),
             (b"x-request-id", request_id.encode()),
+            *_SECURITY,
             (b"connection", b"close"),
         ]
         await send({"type": "http.response.start", "status": 503, "headers": headers})

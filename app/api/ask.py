@@ -13,8 +13,7 @@ for /ask and, as the text arrives, for /ask/stream.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Sequence
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
@@ -28,8 +27,9 @@ from app.api.errors import (
     error_body,
     request_id_of,
 )
+from app.api.middleware import cause_logged
 from app.api.rendering import event, ms, sources, usage
-from app.errors import ApiError, StoreError
+from app.errors import ApiError
 from app.retrieval import Retrieved
 from app.schemas import AskRequest, AskResponse, StreamDone, Timings
 from app.store.base import Hit
@@ -46,18 +46,6 @@ class EventStreamResponse(StreamingResponse):
 
 
 _to_json = AskResponse.__pydantic_serializer__.to_json
-
-
-@contextmanager
-def _cause_logged(request: Request) -> Iterator[None]:
-    """The request's log line names the error a 5xx answers with (StoreUnavailable for a
-    locked or unreachable store, StoreTimeoutError, CollectionMissing, ModelThrottledError,
-    ...): the status alone does not tell on-call which one."""
-    try:
-        yield
-    except (ApiError, StoreError) as exc:
-        request.scope["state"]["error"] = type(exc).__name__
-        raise
 
 
 class _Clock:
@@ -119,7 +107,7 @@ def _outcome(stop_reason: str, checked: Checked, query: str) -> dict[str, object
 async def post_ask(*, body: AskRequest, request: Request) -> Response:
     """Answer a question from the documents, citing the passages it used as [n]."""
     services, clock = services_of(request), _Clock()
-    with _cause_logged(request):
+    with cause_logged(request):
         asked = await _Asked(body).rewrite(services.answerer)
         retrieved = await _retrieve(services, body, asked.query)
         hits = retrieved.hits
@@ -151,7 +139,7 @@ async def post_ask(*, body: AskRequest, request: Request) -> Response:
 async def post_ask_stream(*, body: AskRequest, request: Request) -> EventStreamResponse:
     """The same answer as /ask, streamed as it is generated (server-sent events)."""
     services, clock = services_of(request), _Clock()
-    with _cause_logged(request):  # retrieval fails before any byte: an ordinary JSON status
+    with cause_logged(request):  # retrieval fails before any byte: an ordinary JSON status
         asked = await _Asked(body).rewrite(services.answerer)
         retrieved = await _retrieve(services, body, asked.query)
     clock.retrieval_done()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from app.api.deps import RequestIdDep, SettingsDep, StoreDep
 from app.api.errors import ERROR_RESPONSES, RETRY_AFTER_HEADER
+from app.api.middleware import cause_logged
 from app.errors import ApiError, CollectionMissing, StoreError
 from app.offload import STORE_LANE
 from app.schemas import CollectionDetails, ErrorResponse, Health, NotReady, Ready
@@ -56,9 +57,12 @@ async def get_ready(
         },
     },
 )
-async def get_collection_info(*, store: StoreDep, settings: SettingsDep) -> CollectionDetails:
+async def get_collection_info(
+    *, store: StoreDep, settings: SettingsDep, request: Request
+) -> CollectionDetails:
     """Points, documents and vector configuration of the collection."""
-    info = await STORE_LANE.within(settings.QDRANT_TIMEOUT_S, store.info, what="vector store")
+    with cause_logged(request):
+        info = await STORE_LANE.within(settings.QDRANT_TIMEOUT_S, store.info, what="vector store")
     return CollectionDetails(
         name=info.name,
         points=info.points,

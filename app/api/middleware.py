@@ -9,16 +9,19 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.errors import error_body
-from app.errors import BodyTooLargeError, RequestTimeoutError
+from app.errors import ApiError, BodyTooLargeError, RequestTimeoutError, StoreError
 from app.logging import REQUEST_LOGGER, request_id_from
 
-__all__ = ["SECURITY_HEADERS", "RequestMiddleware"]
+__all__ = ["SECURITY_HEADERS", "RequestMiddleware", "cause_logged"]
 
 # The page ships its own script and stylesheet files (no inline code, no CDN), so the policy
 # can forbid everything else. connect-src 'self' covers fetch() to /ask and /ask/stream.
@@ -151,6 +154,18 @@ class RequestMiddleware:
                 await _send_json(send_with_headers, 500, message, request_id)
         finally:
             log_line()
+
+
+@contextmanager
+def cause_logged(request: Request) -> Iterator[None]:
+    """The request's log line names the error a route answers with (StoreUnavailable for a
+    locked or unreachable store, StoreTimeoutError, CollectionMissing, ...): the error
+    handlers answer it, so the status alone would not tell on-call which one."""
+    try:
+        yield
+    except (ApiError, StoreError) as exc:
+        request.scope.setdefault("state", {})["error"] = type(exc).__name__
+        raise
 
 
 def _content_length(scope: Scope) -> int:

@@ -11,8 +11,11 @@ from __future__ import annotations
 #   ingest_sample(settings)           ingest docs/sample with the ingestion CLI's main()
 #   parse_sse(text)                   a text/event-stream body -> [(event, data), ...]
 #   fake_bedrock                      bedrock-runtime on loopback, for a real boto3 client
+#   boto3_pointed_at(url)             boto3's environment pointed at a loopback bedrock-runtime
+#   request_log                       the fields of every request log line written meanwhile
 # ============================================================================================
 import json
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +25,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.config import Settings
+from app.logging import REQUEST_LOGGER
 from tests.bedrock_standin import stream_event, stream_exception
 from tests.servers import (
     SAMPLE_DOCS,
@@ -160,19 +164,41 @@ class FakeBedrock:
 
 
 @pytest.fixture
-def fake_bedrock(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeBedrock]:
-    """A FakeBedrock, with the environment boto3 reads pointed at it (and at no real AWS
-    configuration or credentials)."""
+def boto3_pointed_at(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[[str], None]:
+    """Point the environment boto3 reads at a loopback bedrock-runtime, with dummy
+    credentials and no real AWS configuration (for this test only)."""
+
+    def point(url: str) -> None:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", url)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+        monkeypatch.delenv("AWS_PROFILE", raising=False)
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+
+    return point
+
+
+@pytest.fixture
+def fake_bedrock(boto3_pointed_at: Callable[[str], None]) -> Iterator[FakeBedrock]:
+    """A FakeBedrock, with the environment boto3 reads pointed at it."""
     fake = FakeBedrock()
-    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", fake.url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    boto3_pointed_at(fake.url)
     yield fake
     fake.close()
+
+
+@pytest.fixture
+def request_log() -> Iterator[list[dict[str, Any]]]:
+    """The fields of every request log line written meanwhile."""
+    lines: list[dict[str, Any]] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.fields)  # type: ignore[method-assign,attr-defined]
+    logger = logging.getLogger(REQUEST_LOGGER)
+    logger.addHandler(handler)
+    yield lines
+    logger.removeHandler(handler)
 
 
 # ============================================================================================

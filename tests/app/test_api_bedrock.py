@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -272,19 +271,13 @@ def test_unexpected_failure_midway_ends_the_stream_with_a_500_error_event(
 
 
 @pytest.fixture
-def slow_bedrock(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[SlowBedrock]:
+def slow_bedrock(boto3_pointed_at: Callable[[str], None]) -> Iterator[SlowBedrock]:
     """The bench's slow stand-in, holding each call until 60 are waiting (or 5 s pass), with
     boto3's environment pointed at it and at no real AWS configuration."""
     timing = Timing(converse_s=0.1, first_token_s=0.1, stream_s=0.1, deltas=3)
     standin = SlowBedrock(timing, gather=60, gather_s=5.0)
     with serve(standin) as server:
-        monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", server.url)
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-        monkeypatch.delenv("AWS_PROFILE", raising=False)
-        monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+        boto3_pointed_at(server.url)
         yield standin
 
 

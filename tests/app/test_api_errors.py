@@ -314,18 +314,6 @@ def test_log_lines_name_an_exception_without_its_traceback() -> None:
     assert "\n" not in line
 
 
-@pytest.fixture
-def request_log() -> Iterator[list[dict[str, Any]]]:
-    """The fields of every request log line written meanwhile."""
-    lines: list[dict[str, Any]] = []
-    handler = logging.Handler()
-    handler.emit = lambda record: lines.append(record.fields)  # type: ignore[method-assign,attr-defined]
-    logger = logging.getLogger(REQUEST_LOGGER)
-    logger.addHandler(handler)
-    yield lines
-    logger.removeHandler(handler)
-
-
 def test_a_locked_store_gets_503_and_the_log_line_names_the_cause(
     sample_settings: Settings, live_server: Serve, request_log: list[dict[str, Any]]
 ) -> None:

@@ -20,7 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.app.conftest import stream_event
+from app.api.middleware import SECURITY_HEADERS
+from tests.bedrock_standin import stream_event
 from tests.servers import LOOPBACK, HTTPServerThread, QuietHandler, free_port, wait_until_answers
 from tests.servers import sample_settings as make_sample_settings
 
@@ -115,6 +116,10 @@ def _assert_json_error(status: int, headers: dict[str, str], body: bytes, expect
     assert headers["connection"] == "close"
     payload = json.loads(body)
     assert payload["request_id"] == headers["x-request-id"]
+    # A refusal the server writes itself carries the same security headers as the app's.
+    for name, value in SECURITY_HEADERS.items():
+        assert headers.get(name.lower()) == value.lower(), name  # _read_response lowercases
+    assert headers["cache-control"] == "no-store"
     return payload
 
 
