@@ -20,7 +20,8 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from app.store.base import Mode
 
-DocumentName = Annotated[str, StringConstraints(min_length=1, max_length=512)]
+DOCUMENT_NAME_MAX = 512
+DocumentName = Annotated[str, StringConstraints(min_length=1, max_length=DOCUMENT_NAME_MAX)]
 
 
 def _json_number(value: Any) -> Any:
@@ -75,10 +76,45 @@ class Message(BaseModel):
         return self
 
 
+def _turn_schema(role: str, max_length: int) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["role", "content"],
+        "properties": {
+            "role": {"const": role},
+            "content": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": max_length,
+                "pattern": _NOT_ONLY_WHITESPACE,
+            },
+        },
+    }
+
+
+# The turn-taking rule as JSON Schema, so the published document refuses what the
+# validator refuses (schemathesis holds one to the other): user and assistant turns in
+# turn, an odd count (first and last are the user's). The total-characters bound is the
+# one rule JSON Schema cannot state; it is in the description.
+_CONVERSATION_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "prefixItems": [
+        _turn_schema("user", 2000) if i % 2 == 0 else _turn_schema("assistant", MAX_ANSWER_CHARS)
+        for i in range(MAX_MESSAGES)
+    ],
+    "items": False,
+    "minItems": 1,
+    "maxItems": MAX_MESSAGES,
+    "anyOf": [{"minItems": n, "maxItems": n} for n in range(1, MAX_MESSAGES + 1, 2)],
+}
+
+
 class AskRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
+            "oneOf": [{"required": ["question"]}, {"required": ["messages"]}],
             "examples": [
                 {"question": "How do I roll back a release?", "top_k": 4},
                 {
@@ -103,7 +139,10 @@ class AskRequest(BaseModel):
         description="The question, 1 to 2,000 characters, not all whitespace. Give either "
         "`question` or `messages`.",
     )
-    messages: list[Message] | None = Field(
+    messages: Annotated[
+        list[Message] | None,
+        WithJsonSchema(_CONVERSATION_SCHEMA),
+    ] = Field(
         default=None,
         min_length=1,
         max_length=MAX_MESSAGES,
@@ -136,14 +175,19 @@ class AskRequest(BaseModel):
     def _question_or_messages(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
         # Raised as pydantic's own error so that it names the field: `{}` is still
         # "question: Field required", as before conversations.
+        # The OpenAPI document says the same (oneOf below; neither field takes null), and
+        # schemathesis holds the two to each other: {} and {"question": null, ...} are refused.
         if isinstance(data, dict):
-            given = [name for name in ("question", "messages") if data.get(name) is not None]
+            given = [name for name in ("question", "messages") if name in data]
             if not given:
                 raise _error("missing", "question", data)
             if len(given) == 2:
                 raise _error(
                     _invalid("give either question or messages, not both"), "messages", data
                 )
+            if data[given[0]] is None:
+                kind = "string_type" if given[0] == "question" else "list_type"
+                raise _error(kind, given[0], data[given[0]])
         return handler(data)
 
     @field_validator("messages")

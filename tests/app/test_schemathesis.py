@@ -13,9 +13,11 @@ describe) must fail, naming the check.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,9 +40,31 @@ def schemathesis(url: str, cwd: Path, *options: str) -> subprocess.CompletedProc
     from `cwd` (the CLI writes its scratch files there, never into the repository)."""
     command = [sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG), "run"]
     command += [f"{url}/openapi.json", "--no-color", *options]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "SCHEMATHESIS_HOOKS": "tests.app.schemathesis_hooks",
+        "SCHEMATHESIS_DOCUMENT_NAMES": json.dumps(_stored_names(url)),
+    }
     return subprocess.run(
-        command, cwd=cwd, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False
+        command,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
     )
+
+
+def _stored_names(url: str) -> list[str]:
+    """The documents the server holds (none when it cannot say: the hook then leaves the
+    generated names alone)."""
+    try:
+        with urllib.request.urlopen(f"{url}/collectioninfo", timeout=10) as reply:
+            return list(json.load(reply).get("documents", []))
+    except (OSError, ValueError):
+        return []
 
 
 def _offline_environment(store: Path) -> dict[str, str]:
