@@ -129,13 +129,13 @@ class _Checks:
         api_key: str | None,
         question: str,
         budget_ms: float,
-        expected_image: str | None,
+        expected_images: frozenset[str] | None,
     ) -> None:
         self.client = client
         self.api_key = api_key
         self.question = question
         self.budget_ms = budget_ms
-        self.expected_image = expected_image
+        self.expected_images = expected_images
         self.served_image: str | None = None
 
     def health(self) -> str:
@@ -146,12 +146,12 @@ class _Checks:
             raise _CheckError(f'expected {{"status": "ok"}}, got {str(body)[:100]}')
         served = body.get("image")
         self.served_image = served if isinstance(served, str) else None
-        if self.expected_image is not None and self.served_image != self.expected_image:
+        if self.expected_images is not None and self.served_image not in self.expected_images:
             # Behind an NLB right after a listener change the answer may still come from an
             # old target: passing the checks there would prove nothing about the new revision.
             raise WrongRevisionError(
                 f"the service answering runs {self.served_image or 'an unknown image'}, not "
-                f"the new revision's {self.expected_image}"
+                f"the new revision's {' or '.join(sorted(self.expected_images))}"
             )
         return f"ok, image {self.served_image}" if self.served_image else "ok"
 
@@ -256,12 +256,12 @@ def run_checks(
     latency_budget_ms: float = 5000,
     retry_seconds: float = 60,
     log: Callable[[str], None] = print,
-    expected_image: str | None = None,
+    expected_images: frozenset[str] | None = None,
     request_timeout_s: float | None = None,
 ) -> list[CheckResult]:
     """Run every check against `base_url`; SmokeFailedError names the first one that fails.
-    With `expected_image`, `health` also requires that the answering service reports it runs
-    that image (`GET /health` -> `image`); its failure is a SmokeFailedError whose `check` is
+    With `expected_images`, `health` also requires that the answering service reports it runs
+    one of them (`GET /health` -> `image`); its failure is a SmokeFailedError whose `check` is
     `health` and whose `wrong_revision` is true."""
     if not base_url.startswith(("http://", "https://")):
         raise ConfigError(f"'{base_url}' is not an http(s) URL.")
@@ -271,7 +271,7 @@ def run_checks(
     # it is a hang, reported as such instead of waiting for the retry window.
     timeout = request_timeout_s or max(10.0, 2 * latency_budget_ms / 1000)
     client = _http.Client(root, timeout)
-    checks = _Checks(client, api_key, question, latency_budget_ms, expected_image)
+    checks = _Checks(client, api_key, question, latency_budget_ms, expected_images)
     plan: list[tuple[str, Callable[[], str]]] = [
         ("health", checks.health),
         ("page", checks.page),
