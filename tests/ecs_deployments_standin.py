@@ -186,7 +186,7 @@ class EcsDeploymentsStandIn:
             def log_message(self, format: str, *args: Any) -> None:
                 return None
 
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 standin._serve(self)
 
         self._server = HTTPServerThread(Handler)
