@@ -145,13 +145,15 @@ def follow(
     timeout_seconds: float,
     *,
     poll_seconds: float = 10.0,
+    rollback_timeout_seconds: float | None = None,
     during_bake: Callable[[], str | None] | None = None,
     log: Callable[[str], None] = print,
 ) -> Outcome:
     """Follow the service deployment `arn` until it ends. `during_bake` runs once when it
     reaches BAKE_TIME; a sentence back (a failed smoke test) stops it with rollback. Past
-    `timeout_seconds` it is stopped with rollback too, and the rollback is followed for as
-    long again."""
+    `timeout_seconds` it is stopped with rollback too. A rollback the rollout asked for is
+    followed for `rollback_timeout_seconds` more (default: `timeout_seconds`)."""
+    back_window = timeout_seconds if rollback_timeout_seconds is None else rollback_timeout_seconds
     outcome = Outcome(arn)
     deadline = time.monotonic() + timeout_seconds
     baked = False
@@ -183,7 +185,7 @@ def follow(
                     stop_with_rollback(ecs, arn)
                 except DeployError as exc:  # bake time ended meanwhile: the caller puts back
                     outcome.stop_failed = str(exc)
-                deadline = time.monotonic() + timeout_seconds
+                deadline = time.monotonic() + back_window
                 continue
         if time.monotonic() >= deadline:
             if outcome.status in FORWARD and not outcome.timed_out:
@@ -193,7 +195,7 @@ def follow(
                     f"(at {outcome.stage or 'its start'})"
                 )
                 stop_with_rollback(ecs, arn)
-                deadline = time.monotonic() + timeout_seconds
+                deadline = time.monotonic() + back_window
                 continue
             outcome.timed_out = True
             return outcome  # a rollback still running when the second window closed

@@ -70,8 +70,11 @@ MAX_REVISIONS = 100  # newest revisions searched for --rollback-to <sha>
 ROLLING_TIMEOUT_S = 900.0
 # BLUE_GREEN behind an NLB: scale-up, +10 min at the test traffic shift and +10 min at the
 # production shift (ECS developer guide, blue/green with a Network Load Balancer), the smoke
-# hook (up to 20 x 30 s), 5 min bake time, clean-up: about 45 min; an hour leaves margin.
-BLUE_GREEN_TIMEOUT_S = 3600.0
+# hook (up to 20 x 30 s), 5 min bake time, clean-up: about 45 min, so 55. A rollback the
+# rollout asks for (StopServiceDeployment) moves production back with the old tasks still
+# running: one NLB shift, so 20. Both fit deploy.yml's job timeout with an apply in front.
+BLUE_GREEN_TIMEOUT_S = 3300.0
+BLUE_GREEN_ROLLBACK_TIMEOUT_S = 1200.0
 _REVISION = re.compile(r"arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition/[A-Za-z0-9_-]+:\d+")
 
 
@@ -501,6 +504,7 @@ def _blue_green(
             report.deployment_arn,
             args.timeout_seconds,
             poll_seconds=args.poll_seconds,
+            rollback_timeout_seconds=min(args.timeout_seconds, BLUE_GREEN_ROLLBACK_TIMEOUT_S),
             during_bake=during_bake,
         )
     except DeployError as exc:
