@@ -2,7 +2,7 @@
 
 Usage:
     python -m deploy.rollout --outputs tf-outputs.json --image-tag <40-hex sha>
-        [--timeout-seconds 900] [--smoke-timeout-seconds 120] [--no-smoke]
+        [--timeout-seconds S] [--smoke-timeout-seconds 120] [--no-smoke]
     python -m deploy.rollout --outputs tf-outputs.json --rollback-to <40-hex sha | revision ARN>
 
 Steps:
@@ -24,6 +24,19 @@ configuration of that time (environment, secrets, CPU) comes back with the image
 revision ARN it deploys that revision. Either way nothing is registered, then 4-6 as above.
 When no revision ran the SHA, it stops and says so: `--image-tag <sha>` is the path that puts
 an older image into the current configuration.
+
+The service's deployment strategy (describe_services: deploymentConfiguration.strategy,
+set per environment by Terraform's `deployment_strategy`) decides steps 4-6:
+- ROLLING (dev): as above; --timeout-seconds defaults to 900.
+- BLUE_GREEN (prod): ECS runs a service deployment (deploy/_service_deployment.py) and the
+  tool follows it through its lifecycle stages. The smoke hook (deploy/smoke_hook.py) tests
+  the new revision on the test listener at POST_TEST_TRAFFIC_SHIFT; when it fails, ECS rolls
+  back before production traffic moves, and the tool reports a failed release with no user
+  impact (exit 1) and does nothing on top. During BAKE_TIME the smoke test of step 5 runs
+  through API Gateway; its failure stops the deployment with rollback
+  (StopServiceDeployment, stopType ROLLBACK), as does the tool's timeout (default 3600 s; the
+  rollback it asks for is followed for up to 1200 s). Only a release that completed before
+  its smoke test could run is put back with a second deployment.
 
 The rollback target of step 2 counts only when its image is in ECR: Terraform's first
 revision runs a placeholder (`:initial`) that was never pushed, and putting it back can
@@ -68,12 +81,13 @@ __all__ = ["RolloutFailedError", "main"]
 
 MAX_REVISIONS = 100  # newest revisions searched for --rollback-to <sha>
 ROLLING_TIMEOUT_S = 900.0
-# BLUE_GREEN behind an NLB: scale-up, +10 min at the test traffic shift and +10 min at the
-# production shift (ECS developer guide, blue/green with a Network Load Balancer), the smoke
-# hook (up to 20 x 30 s), 5 min bake time, clean-up: about 45 min, so 55. A rollback the
-# rollout asks for (StopServiceDeployment) moves production back with the old tasks still
-# running: one NLB shift, so 20. Both fit deploy.yml's job timeout with an apply in front.
-BLUE_GREEN_TIMEOUT_S = 3300.0
+# BLUE_GREEN behind an NLB: ECS adds 10 min at TEST_TRAFFIC_SHIFT and PRODUCTION_TRAFFIC_SHIFT
+# (developer guide, nlb-resources-for-blue-green; its HTML version also lists PRE_SCALE_UP),
+# plus scale-up, the smoke hook (up to 20 x 30 s), 5 min bake time and clean-up: 35-50 min,
+# so 60. A rollback the rollout asks for (StopServiceDeployment) moves production back with
+# the old tasks still running: one NLB shift, so 20. Both fit deploy.yml's job timeout with
+# an apply in front (tests/deploy/test_rollout_timeouts.py).
+BLUE_GREEN_TIMEOUT_S = 3600.0
 BLUE_GREEN_ROLLBACK_TIMEOUT_S = 1200.0
 _REVISION = re.compile(r"arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition/[A-Za-z0-9_-]+:\d+")
 
