@@ -54,6 +54,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.config import Config
+
 from deploy import smoke
 from deploy._aws import aws_call, ecs_client
 from deploy._cli import DeployError
@@ -62,6 +64,13 @@ __all__ = ["ATTEMPT_KEY", "STAGE", "HookSettings", "handler", "respond"]
 
 STAGE = "POST_TEST_TRAFFIC_SHIFT"
 ATTEMPT_KEY = "smokeAttempts"
+# A function that times out counts as failed and ECS rolls back, so every wait is bounded:
+# the revision lookup takes at most 2 x (2 + 5) s, the checks at most 4 requests (health,
+# page, ask, and /ready when ask finds no source) x SMOKE_TIMEOUT_S: 54 s at the defaults,
+# within the function's 60 s timeout. A slow ECS API costs an attempt, not the release.
+_ECS_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 2}, connect_timeout=2, read_timeout=5
+)
 
 
 @dataclass(frozen=True)
@@ -90,7 +99,9 @@ class HookSettings:
 def revision_images(revision_arn: str) -> frozenset[str]:
     """The images of every container of service revision `revision_arn`."""
     with aws_call(f"describe_service_revisions {revision_arn}"):
-        described = ecs_client().describe_service_revisions(serviceRevisionArns=[revision_arn])
+        described = ecs_client(_ECS_CONFIG).describe_service_revisions(
+            serviceRevisionArns=[revision_arn]
+        )
     revisions = described.get("serviceRevisions", [])
     images = frozenset(
         str(c["image"]) for r in revisions for c in r.get("containerImages", []) if c.get("image")

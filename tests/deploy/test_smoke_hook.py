@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from conftest_aws import Gateway
 
 from deploy import smoke_hook
 from deploy.smoke_hook import ATTEMPT_KEY, HookSettings, respond
+from tests.servers import silent_port
 
 REPO = Path(__file__).resolve().parents[2]
 NEW = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/qa-service@sha256:" + "1" * 64
@@ -213,3 +215,20 @@ print(deploy.smoke_hook.handler.__name__)
     )
     assert done.returncode == 0, done.stderr[-1500:]
     assert done.stdout.strip() == "handler"
+
+
+def test_a_silent_ecs_api_costs_an_attempt_not_the_function_s_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A function that times out fails the hook (ECS rolls back a good release): the revision
+    lookup gives up well within the function's 60 s (the deploy tools' client would wait
+    5 x 30 s)."""
+    with silent_port() as port:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_ECS", f"http://127.0.0.1:{port}")
+        monkeypatch.setenv("AWS_REGION", "eu-west-1")
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        started = time.monotonic()
+        with pytest.raises(smoke_hook.DeployError, match="describe_service_revisions"):
+            smoke_hook.revision_images(REVISION)
+    assert time.monotonic() - started < 30
