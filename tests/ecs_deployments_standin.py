@@ -34,8 +34,9 @@ What it emulates, for the services named in `blue_green` (all others pass throug
 - ListServiceDeployments: the service's deployments (status and createdAt filters applied).
 
 Not emulated: tasks, health checks, circuit breaker, alarms, real waiting, pagination.
-`production_weights` records, per poll, the production traffic weights, so a test can show
-the target never received production traffic.
+`operations` records every ECS operation received; `production_weights` records, per poll,
+the production traffic weights, so a test can show the target never received production
+traffic.
 """
 
 from __future__ import annotations
@@ -168,6 +169,7 @@ class EcsDeploymentsStandIn:
         self.hook: Hook | None = None
         self.hook_calls: list[tuple[dict[str, Any], dict[str, Any]]] = []
         self.production_weights: list[dict[str, float]] = []
+        self.operations: list[str] = []  # every ECS operation received, in order
         self.deployments: dict[str, Deployment] = {}
         self.revisions: dict[str, Revision] = {}
         self._current: dict[str, Revision] = {}  # service ARN -> revision it runs
@@ -200,6 +202,7 @@ class EcsDeploymentsStandIn:
     def _serve(self, request: BaseHTTPRequestHandler) -> None:
         body = request.rfile.read(int(request.headers.get("Content-Length", "0")))
         operation = request.headers.get("X-Amz-Target", "").removeprefix(TARGET_PREFIX)
+        self.operations.append(operation)
         handler = getattr(self, f"_op_{operation}", None)
         if handler is None:
             status, headers, payload = self._forward(request, body)

@@ -214,3 +214,17 @@ def test_the_tool_s_timeout_stops_the_deployment_with_rollback(
     (deployment,) = standin.deployments.values()
     assert deployment.status == "ROLLBACK_SUCCESSFUL"
     assert service_task_definition(stack) == stack.first_task_definition
+
+
+def test_a_rolling_service_takes_the_rolling_path(
+    stack: Stack, standin: EcsDeploymentsStandIn, gateway: Gateway
+) -> None:
+    """dev: the same stand-in in front, the service not BLUE_GREEN: no service-deployment
+    call, the rollout waits for a steady state and smoke-tests as before."""
+    standin.blue_green.clear()
+    release(stack)
+    assert run_rollout(stack.outputs_with(api_invoke_url=gateway.url)) == 0
+    assert service_task_definition(stack) != stack.first_task_definition
+    assert not {op for op in standin.operations if "ServiceDeployment" in op}
+    assert standin.hook_calls == []
+    assert "POST /dev/ask" in gateway.behaviour.requests
