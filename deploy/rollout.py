@@ -147,7 +147,12 @@ class Report:
         if self.done:
             lines += ["", "**What was done:**", *[f"- {d}" for d in self.done]]
         if self.details:
-            lines += ["", "<details><summary>Service events and stopped tasks</summary>", ""]
+            title = (
+                "Service deployment"
+                if self.strategy == _service_deployment.BLUE_GREEN
+                else "Service events and stopped tasks"
+            )
+            lines += ["", f"<details><summary>{title}</summary>", ""]
             lines += ["```", *self.details, "```", "", "</details>"]
         if self.next_steps:
             lines += ["", "**Next steps for on-call:**", *[f"- {s}" for s in self.next_steps]]

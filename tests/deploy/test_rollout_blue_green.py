@@ -135,6 +135,8 @@ def test_a_release_failing_the_smoke_hook_is_rolled_back_by_ecs_before_productio
     text = summary.read_text()
     assert "rolled back by ECS (no user impact)" in text
     assert "| last stage reached | POST_TEST_TRAFFIC_SHIFT" in text
+    assert "<summary>Service deployment</summary>" in text
+    assert "POST_SCALE_UP -> TEST_TRAFFIC_SHIFT -> POST_TEST_TRAFFIC_SHIFT" in text
     assert "production traffic reached the new revision: no" in text
 
 
