@@ -6,6 +6,7 @@ the retriever and the answerer once, and closes them at shutdown.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +22,7 @@ from app.api.deps import Services
 from app.api.errors import install_error_handlers
 from app.api.middleware import RequestMiddleware
 from app.config import Settings, settings_problems
+from app.ecs_metadata import container_image
 from app.logging import configure_logging
 from app.retrieval import build_retriever
 from app.store import VectorStore, open_store
@@ -99,6 +101,7 @@ def create_app(
             from app.aws import bedrock_runtime  # boto3 loads only when Bedrock is in use
 
             client, own_client = bedrock_runtime(settings), True
+        app.state.image = await asyncio.to_thread(container_image)  # GET /health
         app.state.store = opened = store or open_store(settings)
         try:
             retriever = build_retriever(settings, opened, client)

@@ -324,6 +324,9 @@ class ValidationErrorResponse(ErrorResponse):
 
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
+    # The container's image as ECS reports it (null off ECS): blue/green's smoke hook checks
+    # it is talking to the new revision.
+    image: str | None = None
 
 
 class Ready(BaseModel):

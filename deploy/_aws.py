@@ -52,8 +52,9 @@ def ecr_client() -> ECRClient:
     return boto3.client("ecr", region_name=_region(), config=_CONFIG)
 
 
-def ecs_client() -> ECSClient:
-    return boto3.client("ecs", region_name=_region(), config=_CONFIG)
+def ecs_client(config: Config | None = None) -> ECSClient:
+    """`config` replaces the tools' retries and timeouts (the smoke hook has a short budget)."""
+    return boto3.client("ecs", region_name=_region(), config=config or _CONFIG)
 
 
 def s3_client() -> S3Client:

@@ -34,6 +34,7 @@ __all__ = [
     "current_task_definition",
     "register_with_image",
     "registerable",
+    "service_strategy",
     "start_deployment",
     "stopped_task_reasons",
     "wait_for",
@@ -110,6 +111,19 @@ def current_task_definition(ecs: ECSClient, cluster: str, service: str) -> str:
             f"ECS service {service} is not active in cluster {cluster}; apply terraform/ first."
         )
     return services[0]["taskDefinition"]
+
+
+def service_strategy(ecs: ECSClient, cluster: str, service: str) -> str:
+    """ROLLING or BLUE_GREEN (or another strategy ECS adds): how ECS deploys this service.
+    Terraform sets it per environment (`deployment_strategy`); ECS's default is ROLLING."""
+    with aws_call(f"describe_services for {cluster}/{service}"):
+        response = ecs.describe_services(cluster=cluster, services=[service])
+    services = [s for s in response.get("services", []) if s.get("status") == "ACTIVE"]
+    if not services:
+        raise DeployError(
+            f"ECS service {service} is not active in cluster {cluster}; apply terraform/ first."
+        )
+    return str(services[0].get("deploymentConfiguration", {}).get("strategy") or "ROLLING")
 
 
 def register_with_image(

@@ -2,7 +2,7 @@
 
 Usage:
     python -m deploy.rollout --outputs tf-outputs.json --image-tag <40-hex sha>
-        [--timeout-seconds 900] [--smoke-timeout-seconds 120] [--no-smoke]
+        [--timeout-seconds S] [--smoke-timeout-seconds 120] [--no-smoke]
     python -m deploy.rollout --outputs tf-outputs.json --rollback-to <40-hex sha | revision ARN>
 
 Steps:
@@ -25,6 +25,19 @@ revision ARN it deploys that revision. Either way nothing is registered, then 4-
 When no revision ran the SHA, it stops and says so: `--image-tag <sha>` is the path that puts
 an older image into the current configuration.
 
+The service's deployment strategy (describe_services: deploymentConfiguration.strategy,
+set per environment by Terraform's `deployment_strategy`) decides steps 4-6:
+- ROLLING (dev): as above; --timeout-seconds defaults to 900.
+- BLUE_GREEN (prod): ECS runs a service deployment (deploy/_service_deployment.py) and the
+  tool follows it through its lifecycle stages. The smoke hook (deploy/smoke_hook.py) tests
+  the new revision on the test listener at POST_TEST_TRAFFIC_SHIFT; when it fails, ECS rolls
+  back before production traffic moves, and the tool reports a failed release with no user
+  impact (exit 1) and does nothing on top. During BAKE_TIME the smoke test of step 5 runs
+  through API Gateway; its failure stops the deployment with rollback
+  (StopServiceDeployment, stopType ROLLBACK), as does the tool's timeout (default 3600 s; the
+  rollback it asks for is followed for up to 1200 s). Only a release that completed before
+  its smoke test could run is put back with a second deployment.
+
 The rollback target of step 2 counts only when its image is in ECR: Terraform's first
 revision runs a placeholder (`:initial`) that was never pushed, and putting it back can
 never become steady. Then a failed first rollout reports "nothing to roll back to" at once.
@@ -41,13 +54,14 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from deploy import _ecs, scan_gate, smoke
+from deploy import _ecs, _service_deployment, scan_gate, smoke
 from deploy._aws import aws_call, ecr_client, ecs_client
 from deploy._cli import (
     EXIT_OK,
@@ -66,6 +80,15 @@ if TYPE_CHECKING:
 __all__ = ["RolloutFailedError", "main"]
 
 MAX_REVISIONS = 100  # newest revisions searched for --rollback-to <sha>
+ROLLING_TIMEOUT_S = 900.0
+# BLUE_GREEN behind an NLB: ECS adds 10 min at TEST_TRAFFIC_SHIFT and PRODUCTION_TRAFFIC_SHIFT
+# (developer guide, nlb-resources-for-blue-green; its HTML version also lists PRE_SCALE_UP),
+# plus scale-up, the smoke hook (up to 20 x 30 s), 5 min bake time and clean-up: 35-50 min,
+# so 60. A rollback the rollout asks for (StopServiceDeployment) moves production back with
+# the old tasks still running: one NLB shift, so 20. Both fit deploy.yml's job timeout with
+# an apply in front (tests/deploy/test_rollout_timeouts.py).
+BLUE_GREEN_TIMEOUT_S = 3600.0
+BLUE_GREEN_ROLLBACK_TIMEOUT_S = 1200.0
 _REVISION = re.compile(r"arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition/[A-Za-z0-9_-]+:\d+")
 
 
@@ -86,6 +109,9 @@ class Report:
     old_arn: str = ""
     old_sha: str | None = None
     new_arn: str = ""
+    strategy: str = ""
+    deployment_arn: str = ""
+    stage: str = ""
     outcome: str = "not started"
     failure: str = ""
     done: list[str] = field(default_factory=list)
@@ -101,6 +127,13 @@ class Report:
             ("previous image commit", f"`{self.old_sha}`" if self.old_sha else "unknown"),
             ("new task definition", f"`{self.new_arn or '-'}`"),
         ]
+        if self.strategy == _service_deployment.BLUE_GREEN:
+            stage = _service_deployment.STAGE_MEANING.get(self.stage, "")
+            rows += [
+                ("strategy", "ECS blue/green"),
+                ("service deployment", f"`{self.deployment_arn or '-'}`"),
+                ("last stage reached", f"{self.stage} ({stage})" if self.stage else "-"),
+            ]
         lines = [
             f"### {self.action} of `{self.sha[:12]}` on {self.cluster}/{self.service}: "
             f"{self.outcome}",
@@ -114,7 +147,12 @@ class Report:
         if self.done:
             lines += ["", "**What was done:**", *[f"- {d}" for d in self.done]]
         if self.details:
-            lines += ["", "<details><summary>Service events and stopped tasks</summary>", ""]
+            title = (
+                "Service deployment"
+                if self.strategy == _service_deployment.BLUE_GREEN
+                else "Service events and stopped tasks"
+            )
+            lines += ["", f"<details><summary>{title}</summary>", ""]
             lines += ["```", *self.details, "```", "", "</details>"]
         if self.next_steps:
             lines += ["", "**Next steps for on-call:**", *[f"- {s}" for s in self.next_steps]]
@@ -202,8 +240,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--timeout-seconds",
         type=float,
-        default=900.0,
-        help="wait this long for a steady state, for the rollout and for a rollback (900)",
+        default=None,
+        help="wait this long for the deployment, and as long again for a rollback "
+        f"(default {ROLLING_TIMEOUT_S:g} for ROLLING, {BLUE_GREEN_TIMEOUT_S:g} for BLUE_GREEN)",
     )
     parser.add_argument(
         "--smoke-timeout-seconds",
@@ -290,6 +329,10 @@ def _rollout(args: argparse.Namespace) -> int:
                 raise scan_gate.GateFailedError(verdict.sentence())
         report.old_arn = _ecs.current_task_definition(ecs, cluster, service)
         print(f"rollback target recorded: {report.old_arn}")
+        report.strategy = _ecs.service_strategy(ecs, cluster, service)
+        blue_green = report.strategy == _service_deployment.BLUE_GREEN
+        if args.timeout_seconds is None:
+            args.timeout_seconds = BLUE_GREEN_TIMEOUT_S if blue_green else ROLLING_TIMEOUT_S
         report.old_sha = _sha_of_running_image(ecr, ecs, report.old_arn, repository_url, container)
         old_image = _ecs.app_image(ecs, report.old_arn, repository_url, container)
         returnable = _ecs.image_in_ecr(ecr, old_image, repository_url)
@@ -310,7 +353,12 @@ def _rollout(args: argparse.Namespace) -> int:
             )
             report.done.append(f"Registered `{report.new_arn}` (only the image changed).")
             print(f"registered {report.new_arn} with {verdict.image.pinned}")
-        deployment = _ecs.start_deployment(ecs, cluster, service, report.new_arn)
+        if blue_green:
+            report.deployment_arn = _service_deployment.start(
+                ecs, cluster, service, report.new_arn, poll_seconds=args.poll_seconds
+            )
+        else:
+            deployment = _ecs.start_deployment(ecs, cluster, service, report.new_arn)
     except DeployError as exc:
         report.failure = str(exc)
         report.done.append("The service was not changed.")
@@ -322,6 +370,8 @@ def _rollout(args: argparse.Namespace) -> int:
         finish("not started")
         raise
 
+    if blue_green:
+        return _blue_green(ecs, args, report, outputs, finish, returnable)
     failed_smoke = False
     try:
         report.done.append("Updated the service.")
@@ -331,14 +381,7 @@ def _rollout(args: argparse.Namespace) -> int:
             report.done.append("Skipped the smoke test (--no-smoke).")
         else:
             failed_smoke = True
-            key = smoke.api_key_from_secret(str(outputs["smoke_api_key_secret_arn"]))
-            smoke.run_checks(
-                str(outputs["api_invoke_url"]),
-                key,
-                question=args.question,
-                latency_budget_ms=args.latency_budget_ms,
-                retry_seconds=args.smoke_timeout_seconds,
-            )
+            _smoke(args, outputs)
             report.done.append("Smoke test passed.")
     except DeployError as exc:
         report.failure = str(exc)
@@ -384,7 +427,21 @@ def _nothing_to_roll_back_to(report: Report) -> list[str]:
     ]
 
 
+def _smoke(args: argparse.Namespace, outputs: dict[str, Any]) -> None:
+    """The smoke test through API Gateway, with the key; SmokeFailedError names the check."""
+    key = smoke.api_key_from_secret(str(outputs["smoke_api_key_secret_arn"]))
+    smoke.run_checks(
+        str(outputs["api_invoke_url"]),
+        key,
+        question=args.question,
+        latency_budget_ms=args.latency_budget_ms,
+        retry_seconds=args.smoke_timeout_seconds,
+    )
+
+
 def _put_back(ecs: ECSClient, args: argparse.Namespace, report: Report) -> bool:
+    if report.strategy == _service_deployment.BLUE_GREEN:
+        return _put_back_blue_green(ecs, args, report)
     try:
         back = _ecs.start_deployment(ecs, report.cluster, report.service, report.old_arn)
         _ecs.wait_for(ecs, back, args.timeout_seconds, poll_seconds=args.poll_seconds)
@@ -395,6 +452,203 @@ def _put_back(ecs: ECSClient, args: argparse.Namespace, report: Report) -> bool:
         return False
     report.done.append(f"Put `{report.old_arn}` back; the service reached a steady state.")
     return True
+
+
+def _put_back_blue_green(ecs: ECSClient, args: argparse.Namespace, report: Report) -> bool:
+    """A new blue/green deployment of the recorded revision (only when ECS did not roll back
+    by itself: the release had already completed)."""
+    try:
+        arn = _service_deployment.start(
+            ecs, report.cluster, report.service, report.old_arn, poll_seconds=args.poll_seconds
+        )
+        back = _service_deployment.follow(
+            ecs, arn, args.timeout_seconds, poll_seconds=args.poll_seconds
+        )
+    except DeployError as exc:
+        report.done.append(f"Put `{report.old_arn}` back, but could not follow it: {exc}")
+        return False
+    if back.status != "SUCCESSFUL":
+        report.done.append(
+            f"Put `{report.old_arn}` back with service deployment `{arn}`, which ended "
+            f"{back.status}: {back.rollback_reason or back.reason or 'no reason given'}."
+        )
+        return False
+    report.done.append(f"Put `{report.old_arn}` back (service deployment `{arn}` completed).")
+    return True
+
+
+def _where(outcome: _service_deployment.Outcome) -> str:
+    stage = outcome.stage or "its start"
+    meaning = _service_deployment.STAGE_MEANING.get(outcome.stage or "", "")
+    return f"{stage} ({meaning})" if meaning else stage
+
+
+def _blue_green(
+    ecs: ECSClient,
+    args: argparse.Namespace,
+    report: Report,
+    outputs: dict[str, Any],
+    finish: Callable[[str], None],
+    returnable: bool,
+) -> int:
+    """Follow ECS's blue/green deployment; ECS rolls back by itself when the smoke hook fails
+    at POST_TEST_TRAFFIC_SHIFT, and the rollout adds nothing on top of that. The smoke test
+    through API Gateway runs during BAKE_TIME; its failure stops the deployment with
+    rollback, so ECS moves production back to the old tasks it still runs."""
+    sha = report.sha
+    report.done.append(
+        f"Updated the service; ECS runs blue/green service deployment `{report.deployment_arn}`."
+    )
+    smoked: list[bool] = []
+
+    def during_bake() -> str | None:
+        if args.no_smoke:
+            return None
+        try:
+            _smoke(args, outputs)
+        except DeployError as exc:
+            smoked.append(False)
+            report.done.append(
+                "Smoke test through API Gateway failed during bake time: stopped the "
+                "deployment with rollback (StopServiceDeployment, stopType ROLLBACK)."
+            )
+            return f"the smoke test through API Gateway failed during bake time: {exc}"
+        smoked.append(True)
+        report.done.append("Smoke test through API Gateway passed during bake time.")
+        return None
+
+    try:
+        outcome = _service_deployment.follow(
+            ecs,
+            report.deployment_arn,
+            args.timeout_seconds,
+            poll_seconds=args.poll_seconds,
+            rollback_timeout_seconds=min(args.timeout_seconds, BLUE_GREEN_ROLLBACK_TIMEOUT_S),
+            during_bake=during_bake,
+        )
+    except DeployError as exc:
+        report.failure = f"the rollout could not follow the service deployment: {exc}"
+        report.next_steps = [
+            "ECS carries on with the deployment (and rolls back by itself if the smoke hook "
+            "fails): watch it in the console (ECS > cluster > service > Deployments), then "
+            "run the rollout again if needed."
+        ]
+        finish("unknown: not followed to the end")
+        raise RolloutFailedError(f"{report.action.lower()} of {sha}: {report.failure}") from exc
+    report.stage = outcome.stage or ""
+    report.details = [
+        f"stages seen: {' -> '.join(outcome.stages) or '(none)'}",
+        f"final status: {outcome.status} ({outcome.reason or 'no reason given'})",
+    ]
+    if outcome.rollback_reason:
+        report.details.append(f"rollback reason: {outcome.rollback_reason}")
+    report.details.append(
+        "production traffic reached the new revision: "
+        + ("yes" if outcome.production_moved else "no")
+    )
+
+    if outcome.status == "SUCCESSFUL":
+        failure = ""
+        if outcome.stopped_because:
+            failure = (
+                f"{outcome.stopped_because} — and the deployment completed before it could be "
+                f"stopped ({outcome.stop_failed.rstrip('.')})"
+            )
+        elif not smoked and not args.no_smoke:  # bake time ended between two polls
+            try:
+                _smoke(args, outputs)
+                report.done.append("Smoke test through API Gateway passed.")
+            except DeployError as exc:
+                failure = f"the smoke test through API Gateway failed: {exc}"
+        if not failure:
+            if args.no_smoke:
+                report.done.append("Skipped the smoke test through API Gateway (--no-smoke).")
+            report.done.append("ECS completed the deployment; the old tasks are gone.")
+            report.next_steps = [
+                f"Nothing to do. To undo, run the rollout workflow with rollback-to "
+                f"`{report.old_sha or '<previous SHA>'}`."
+            ]
+            finish("succeeded")
+            return EXIT_OK
+        report.failure = failure
+        if not returnable:
+            report.next_steps = _nothing_to_roll_back_to(report)
+            finish("failed, nothing to roll back to")
+            raise RolloutFailedError(f"{report.action.lower()} of {sha} failed ({failure}).")
+        rolled_back = _put_back(ecs, args, report)
+        report.next_steps = _next_steps_after(report, True, rolled_back)
+        finish("failed, rolled back" if rolled_back else "failed, ROLLBACK FAILED")
+        state = "was put back" if rolled_back else "could NOT be put back"
+        raise RolloutFailedError(
+            f"{report.action.lower()} of {sha} failed ({failure.rstrip('.')}); the previous "
+            f"task definition {report.old_arn} {state}."
+        )
+
+    why = outcome.rollback_reason or outcome.reason or "no reason given"
+    if outcome.status == "ROLLBACK_SUCCESSFUL" and outcome.stopped_because:
+        report.failure = outcome.stopped_because
+        moved = (
+            "production traffic had moved to it, so users were answered by it until the rollback"
+            if outcome.production_moved
+            else "production traffic had not moved to it"
+        )
+        report.next_steps = [
+            f"The service runs `{report.old_arn}` again (ECS rolled back). {moved[0].upper()}"
+            f"{moved[1:]}.",
+            "Reproduce: `python -m deploy.smoke --outputs tf-outputs.json`; compare with the "
+            "service's logs in CloudWatch. Fix forward with a new commit.",
+        ]
+        finish("failed, rolled back by ECS")
+        raise RolloutFailedError(
+            f"{report.action.lower()} of {sha} failed at {_where(outcome)}: "
+            f"{outcome.stopped_because.rstrip('.')}; the rollout stopped the deployment and ECS "
+            f"rolled back to {report.old_arn} ({moved})."
+        )
+    if outcome.status == "ROLLBACK_SUCCESSFUL" and not outcome.production_moved:
+        report.failure = f"ECS rolled back at {_where(outcome)}: {why}"
+        report.done.append(
+            "ECS rolled back by itself before production traffic moved; nothing else was done."
+        )
+        report.next_steps = [
+            "No user impact: production traffic never reached the new revision, and the "
+            f"service runs `{report.old_arn}` again. Nothing to undo.",
+            "Find why in the smoke hook's log (CloudWatch, /aws/lambda/<smoke hook function>: "
+            "one JSON line per attempt naming the failing check and the image that answered), "
+            "or, for an earlier stage, in the service events and stopped tasks.",
+            "Fix forward with a new commit and release again.",
+        ]
+        finish("failed before production traffic moved, rolled back by ECS (no user impact)")
+        raise RolloutFailedError(
+            f"{report.action.lower()} of {sha} failed at {_where(outcome)} ({why.rstrip('.')}); "
+            f"ECS rolled back to {report.old_arn} before production traffic moved, so no user "
+            "request reached it."
+        )
+    if outcome.status == "ROLLBACK_SUCCESSFUL":
+        report.failure = f"ECS rolled back at {_where(outcome)}: {why}"
+        report.next_steps = [
+            f"The service runs `{report.old_arn}` again (ECS rolled back), but production "
+            "traffic had reached the new revision: check the error rate of that window.",
+            "Read the service events and alarms that triggered the rollback; fix forward.",
+        ]
+        finish("failed after production traffic moved, rolled back by ECS")
+        raise RolloutFailedError(
+            f"{report.action.lower()} of {sha} failed at {_where(outcome)} ({why.rstrip('.')}); "
+            f"ECS rolled back to {report.old_arn} after production traffic had moved."
+        )
+    report.failure = (
+        f"the service deployment ended {outcome.status} at {_where(outcome)}: {why}"
+        if not outcome.timed_out
+        else f"{outcome.stopped_because}; the rollback had not finished when the tool gave up "
+        f"(status {outcome.status})"
+    )
+    report.next_steps = [
+        "The service may NOT be on a known-good revision. Look at the service's deployments "
+        "in the console (ECS > cluster > service > Deployments) and its events.",
+        f"To go back by hand: run the rollout workflow with rollback-to "
+        f"`{report.old_sha or report.old_arn}`. Page the service owner if that fails too.",
+    ]
+    finish(f"failed, deployment {outcome.status}")
+    raise RolloutFailedError(f"{report.action.lower()} of {sha} failed: {report.failure}.")
 
 
 def main(argv: list[str] | None = None) -> int:

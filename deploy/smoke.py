@@ -5,7 +5,8 @@ Usage:
     python -m deploy.smoke --base-url URL [--api-key-env SMOKE_API_KEY] [...]
 
 Checks, in order, each named in its failure message:
-  health           GET  /health  -> 200 {"status": "ok"}
+  health           GET  /health  -> 200 {"status": "ok"}; with an expected image (the
+                                    blue/green hook) also `"image"` equal to it
   page             GET  /        -> 200 text/html
   ask              POST /ask     -> 200 with a non-empty answer and >= 1 source,
                                     within --latency-budget-ms (sent with the API key)
@@ -29,6 +30,9 @@ documents do not answer: the service's 503 says "Nothing has been ingested", and
 reports the points (`{"status": "not ready", "reason": "... has no points ..."}`) where it
 is reachable (API Gateway does not route it; the direct --base-url does).
 
+The checks use the standard library's HTTP client (deploy/_http.py): deploy/smoke_hook.py
+runs them in a Lambda function, which has the standard library and boto3 only.
+
 Exit codes: 0 every check passed, 1 a check failed, 2 bad arguments or outputs.
 """
 
@@ -43,8 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from deploy import _http
 from deploy._aws import aws_call, secrets_client
 from deploy._cli import EXIT_OK, ConfigError, DeployError, load_outputs, run, write_step_summary
 
@@ -79,6 +82,7 @@ class SmokeFailedError(DeployError):
         super().__init__(message)
         self.check = check
         self.passed: list[CheckResult] = []
+        self.wrong_revision = False
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,10 @@ class _CheckError(Exception):
     """One failed attempt of a check; retried until the window closes."""
 
 
+class WrongRevisionError(_CheckError):
+    """The answer came from a service that runs another image than the one expected."""
+
+
 def api_key_from_secret(secret_arn: str) -> str:
     """The raw API key string stored in Secrets Manager (Terraform creates the secret only)."""
     with aws_call(f"reading the smoke-test API key secret {secret_arn}"):
@@ -102,26 +110,33 @@ def api_key_from_secret(secret_arn: str) -> str:
     return value.strip()
 
 
-def _json(response: httpx.Response) -> Any:
+def _json(response: _http.Response) -> Any:
     try:
         return response.json()
     except ValueError as exc:
         raise _CheckError(f"HTTP {response.status_code} with a body that is not JSON") from exc
 
 
-def _expect_status(response: httpx.Response, status: int) -> None:
+def _expect_status(response: _http.Response, status: int) -> None:
     if response.status_code != status:
         raise _CheckError(f"expected HTTP {status}, got HTTP {response.status_code}")
 
 
 class _Checks:
     def __init__(
-        self, client: httpx.Client, api_key: str | None, question: str, budget_ms: float
+        self,
+        client: _http.Client,
+        api_key: str | None,
+        question: str,
+        budget_ms: float,
+        expected_images: frozenset[str] | None,
     ) -> None:
         self.client = client
         self.api_key = api_key
         self.question = question
         self.budget_ms = budget_ms
+        self.expected_images = expected_images
+        self.served_image: str | None = None
 
     def health(self) -> str:
         response = self.client.get("/health")
@@ -129,7 +144,16 @@ class _Checks:
         body = _json(response)
         if not isinstance(body, dict) or body.get("status") != "ok":
             raise _CheckError(f'expected {{"status": "ok"}}, got {str(body)[:100]}')
-        return "ok"
+        served = body.get("image")
+        self.served_image = served if isinstance(served, str) else None
+        if self.expected_images is not None and self.served_image not in self.expected_images:
+            # Behind an NLB right after a listener change the answer may still come from an
+            # old target: passing the checks there would prove nothing about the new revision.
+            raise WrongRevisionError(
+                f"the service answering runs {self.served_image or 'an unknown image'}, not "
+                f"the new revision's {' or '.join(sorted(self.expected_images))}"
+            )
+        return f"ok, image {self.served_image}" if self.served_image else "ok"
 
     def page(self) -> str:
         response = self.client.get("/")
@@ -142,7 +166,7 @@ class _Checks:
     def ask(self) -> str:
         headers = {API_KEY_HEADER: self.api_key} if self.api_key else {}
         started = time.monotonic()
-        response = self.client.post("/ask", json={"question": self.question}, headers=headers)
+        response = self.client.post_json("/ask", {"question": self.question}, headers)
         elapsed_ms = (time.monotonic() - started) * 1000
         if response.status_code == 503 and "ingested" in response.text:
             raise _CheckError(INGEST_HINT)
@@ -181,14 +205,14 @@ class _Checks:
         try:
             response = self.client.get("/ready")
             body = response.json()
-        except (httpx.HTTPError, ValueError):
+        except (_http.TransportError, ValueError):
             return False
         if not isinstance(body, dict):
             return False
         return body.get("points") == 0 or "ingested" in str(body.get("reason", ""))
 
     def ask_without_key(self) -> str:
-        response = self.client.post("/ask", json={"question": self.question})
+        response = self.client.post_json("/ask", {"question": self.question})
         if response.status_code != 403:
             raise _CheckError(
                 f"expected HTTP 403 without the API key, got HTTP {response.status_code}: "
@@ -205,29 +229,23 @@ def _retry(
         attempts += 1
         try:
             detail = check()
-        except (_CheckError, httpx.HTTPError) as exc:
-            reason = str(exc) if isinstance(exc, _CheckError) else _http_reason(exc)
+        except (_CheckError, _http.TransportError) as exc:
+            reason = str(exc)
             now = time.monotonic()
             if now >= deadline:
-                raise SmokeFailedError(
+                failure = SmokeFailedError(
                     name,
                     f"smoke check '{name}' failed against {base_url} after {attempts} "
                     f"attempt(s): {reason}.",
-                ) from None
+                )
+                failure.wrong_revision = isinstance(exc, WrongRevisionError)
+                raise failure from None
             log(f"  {name}: attempt {attempts} failed ({reason}); retrying")
             time.sleep(min(delay, deadline - now))
             delay = min(delay * 2, 8.0)
         else:
             elapsed = (time.monotonic() - started) * 1000
             return CheckResult(name=name, detail=detail, attempts=attempts, elapsed_ms=elapsed)
-
-
-def _http_reason(exc: httpx.HTTPError) -> str:
-    if isinstance(exc, httpx.TimeoutException):
-        return "no response before the request timeout"
-    if isinstance(exc, httpx.ConnectError):
-        return "cannot connect"
-    return type(exc).__name__
 
 
 def run_checks(
@@ -238,35 +256,40 @@ def run_checks(
     latency_budget_ms: float = 5000,
     retry_seconds: float = 60,
     log: Callable[[str], None] = print,
+    expected_images: frozenset[str] | None = None,
+    request_timeout_s: float | None = None,
 ) -> list[CheckResult]:
-    """Run every check against `base_url`; SmokeFailedError names the first one that fails."""
+    """Run every check against `base_url`; SmokeFailedError names the first one that fails.
+    With `expected_images`, `health` also requires that the answering service reports it runs
+    one of them (`GET /health` -> `image`); its failure is a SmokeFailedError whose `check` is
+    `health` and whose `wrong_revision` is true."""
     if not base_url.startswith(("http://", "https://")):
         raise ConfigError(f"'{base_url}' is not an http(s) URL.")
     root = base_url.rstrip("/")
     deadline = time.monotonic() + retry_seconds
     # A request may take the whole budget and then some before we call it slow; past this
     # it is a hang, reported as such instead of waiting for the retry window.
-    timeout = httpx.Timeout(max(10.0, 2 * latency_budget_ms / 1000))
-    with httpx.Client(base_url=root, timeout=timeout, follow_redirects=False) as client:
-        checks = _Checks(client, api_key, question, latency_budget_ms)
-        plan: list[tuple[str, Callable[[], str]]] = [
-            ("health", checks.health),
-            ("page", checks.page),
-            ("ask", checks.ask),
-        ]
-        if api_key:
-            plan.append(("ask-without-key", checks.ask_without_key))
-        else:
-            log("skipped: ask-without-key (no API key configured, so not behind API Gateway)")
-        results: list[CheckResult] = []
-        for name, check in plan:
-            try:
-                result = _retry(name, check, deadline, root, log)
-            except SmokeFailedError as exc:
-                exc.passed = list(results)
-                raise
-            log(f"  {name}: ok ({result.detail})")
-            results.append(result)
+    timeout = request_timeout_s or max(10.0, 2 * latency_budget_ms / 1000)
+    client = _http.Client(root, timeout)
+    checks = _Checks(client, api_key, question, latency_budget_ms, expected_images)
+    plan: list[tuple[str, Callable[[], str]]] = [
+        ("health", checks.health),
+        ("page", checks.page),
+        ("ask", checks.ask),
+    ]
+    if api_key:
+        plan.append(("ask-without-key", checks.ask_without_key))
+    else:
+        log("skipped: ask-without-key (no API key configured, so not behind API Gateway)")
+    results: list[CheckResult] = []
+    for name, check in plan:
+        try:
+            result = _retry(name, check, deadline, root, log)
+        except SmokeFailedError as exc:
+            exc.passed = list(results)
+            raise
+        log(f"  {name}: ok ({result.detail})")
+        results.append(result)
     return results
 
 

@@ -15,9 +15,10 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health", responses=ERROR_RESPONSES)
-async def get_health() -> Health:
-    """Liveness: the process serves HTTP. Calls nothing (the NLB and HEALTHCHECK poll it)."""
-    return Health()
+async def get_health(request: Request) -> Health:
+    """Liveness: the process serves HTTP. Calls nothing (the NLB and HEALTHCHECK poll it);
+    `image` was read once at start-up (app/ecs_metadata.py)."""
+    return Health(image=getattr(request.app.state, "image", None))
 
 
 @router.get(

