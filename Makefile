@@ -73,7 +73,7 @@ test: install system-deps ## Every check: tests, linters, IaC and workflow scann
 tools/iam-check/node_modules/.installed: tools/iam-check/package.json tools/iam-check/package-lock.json
 	@if command -v npm >/dev/null 2>&1; then \
 		cd tools/iam-check && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error && touch node_modules/.installed; \
-	else echo "skipped: npm ci in tools/iam-check (npm is missing; make system-deps installs it)"; fi
+	else scripts/skipped.sh "npm ci in tools/iam-check" "npm is missing; make system-deps installs it"; fi
 
 pytest: install tools/checkov/.venv/.synced tools/iam-check/node_modules/.installed ## The test suite with coverage (checkov's IAM action reference is test data)
 	$(RUN) pytest
@@ -84,7 +84,7 @@ lint: install tools/checkov/.venv/.synced ## Every pre-commit hook over every fi
 	@skip=(); \
 	for pair in tf-fmt:terraform tflint:tflint shellcheck:shellcheck; do \
 		hook=$${pair%%:*} tool=$${pair#*:}; \
-		if ! command -v $$tool >/dev/null 2>&1; then skip+=($$hook); echo "skipped: $$hook ($$tool not installed)"; fi; \
+		if ! command -v $$tool >/dev/null 2>&1; then skip+=($$hook); scripts/skipped.sh "$$hook" "$$tool not installed"; fi; \
 	done; \
 	SKIP=$$(IFS=,; echo "$${skip[*]}") $(RUN) pre-commit run --all-files --color=never
 
@@ -104,10 +104,10 @@ checkov: tools/checkov/.venv/.synced ## checkov on terraform/ and the Dockerfile
 	$(CHECKOV) --directory terraform --framework terraform --skip-download --quiet --compact
 	@if [ -f Dockerfile ]; then \
 		$(CHECKOV) --file Dockerfile --framework dockerfile --skip-download --quiet --compact; \
-	else echo "skipped: checkov Dockerfile (no Dockerfile)"; fi
+	else scripts/skipped.sh "checkov Dockerfile" "no Dockerfile"; fi
 
 tf-fmt: ## terraform fmt -check (skipped where terraform is missing)
-	@if ! command -v terraform >/dev/null 2>&1; then echo "skipped: terraform fmt (terraform not installed)"; exit 0; fi; \
+	@if ! command -v terraform >/dev/null 2>&1; then scripts/skipped.sh "terraform fmt" "terraform not installed"; exit 0; fi; \
 	terraform fmt -check -recursive -diff terraform
 
 # The aws stand-in provider (tools/aws-standin): the real hashicorp/aws schema, plans, no AWS.
@@ -120,31 +120,31 @@ $(AWS_STANDIN): $(filter-out %_pb2.py,$(wildcard tools/aws-standin/src/aws_stand
 	UV=$(UV) $(TF_OFFLINE) install
 
 tf-validate: ## terraform init -backend=false && validate: root, every module, bootstrap (stand-in provider)
-	@if ! command -v terraform >/dev/null 2>&1; then echo "skipped: terraform validate (terraform not installed)"; exit 0; fi; \
+	@if ! command -v terraform >/dev/null 2>&1; then scripts/skipped.sh "terraform validate" "terraform not installed"; exit 0; fi; \
 	$(MAKE) $(AWS_STANDIN) >/dev/null && $(TF_OFFLINE) validate
 
 tf-test: ## terraform test (terraform/tests, mock providers) with the stand-in's schema
-	@if ! command -v terraform >/dev/null 2>&1; then echo "skipped: terraform test (terraform not installed)"; exit 0; fi; \
+	@if ! command -v terraform >/dev/null 2>&1; then scripts/skipped.sh "terraform test" "terraform not installed"; exit 0; fi; \
 	$(MAKE) $(AWS_STANDIN) >/dev/null && $(TF_OFFLINE) test
 
 tf-plan-offline: ## terraform plan of dev and prod with the stand-in: .data/plans/<env>.json and .txt
-	@if ! command -v terraform >/dev/null 2>&1; then echo "skipped: terraform plan (terraform not installed)"; exit 0; fi; \
+	@if ! command -v terraform >/dev/null 2>&1; then scripts/skipped.sh "terraform plan" "terraform not installed"; exit 0; fi; \
 	$(MAKE) $(AWS_STANDIN) >/dev/null && $(TF_OFFLINE) plan dev prod
 
 aws-standin-test: $(AWS_STANDIN) ## The stand-in provider's own tests
 	cd tools/aws-standin && .venv/bin/python -m pytest -q tests
 
 tflint: ## tflint with the AWS ruleset (skipped where tflint is missing)
-	@if ! command -v tflint >/dev/null 2>&1; then echo "skipped: tflint (tflint not installed)"; exit 0; fi; \
+	@if ! command -v tflint >/dev/null 2>&1; then scripts/skipped.sh tflint "tflint not installed"; exit 0; fi; \
 	if ! out=$$(tflint --init --config "$(CURDIR)/.tflint.hcl" 2>&1); then \
 		if grep -qE 'could not connect to|no such host|dial tcp|i/o timeout|TLS handshake timeout|rate limit' <<<"$$out"; then \
-			echo "skipped: tflint (cannot download the AWS ruleset)"; exit 0; fi; \
+			scripts/skipped.sh tflint "cannot download the AWS ruleset"; exit 0; fi; \
 		echo "$$out" >&2; exit 1; \
 	fi; \
 	tflint --chdir terraform --recursive --config "$(CURDIR)/.tflint.hcl" --format compact
 
 workflows-lint: install ## actionlint, zizmor --offline, GitHub's workflow schema
-	@command -v shellcheck >/dev/null 2>&1 || echo "skipped: shellcheck inside actionlint and on .github/scripts (shellcheck is missing; make system-deps installs it)"
+	@command -v shellcheck >/dev/null 2>&1 || scripts/skipped.sh "shellcheck inside actionlint and on .github/scripts" "shellcheck is missing; make system-deps installs it"
 	$(RUN) actionlint -config-file .github/actionlint.yaml .github/workflows/*.yml
 	$(RUN) zizmor --offline --quiet .github
 	$(RUN) check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml

@@ -259,6 +259,11 @@ run "task_definition_gets_its_roles_secrets_and_settings" {
     override_during = plan
     values          = { repository_url = "111122223333.dkr.ecr.us-east-1.amazonaws.com/qa-service-dev" }
   }
+  override_resource {
+    target          = module.api_gateway.aws_api_gateway_stage.this
+    override_during = plan
+    values          = { invoke_url = "https://abc123.execute-api.us-east-1.amazonaws.com/dev" }
+  }
 
   assert {
     condition     = module.ecs.task_execution_role_arn == "arn:aws:iam::111122223333:role/qa-service-dev-task-exec"
@@ -312,6 +317,10 @@ run "task_definition_gets_its_roles_secrets_and_settings" {
     error_message = "ecr_repository_url is the stack's repository (the workflows push there)."
   }
   assert {
+    condition     = output.api_invoke_url == "https://abc123.execute-api.us-east-1.amazonaws.com/dev" && output.api_stage_url == output.api_invoke_url
+    error_message = "api_invoke_url is the stage's invoke URL (the smoke test calls it)."
+  }
+  assert {
     condition     = output.smoke_api_key_secret_arn == "arn:aws:secretsmanager:us-east-1:111122223333:secret:qa-service/dev/smoke-api-key-AbCdEf"
     error_message = "smoke_api_key_secret_arn is the smoke-api-key secret (the smoke test reads it)."
   }
@@ -331,5 +340,35 @@ run "secrets_are_named_by_contract" {
   assert {
     condition     = { for k, s in aws_secretsmanager_secret.this : k => s.name } == { "qdrant-url" = "qa-service/dev/qdrant-url", "qdrant-api-key" = "qa-service/dev/qdrant-api-key", "smoke-api-key" = "qa-service/dev/smoke-api-key" }
     error_message = "Each secret is named <app>/<env>/<its key> (qdrant-url, qdrant-api-key, smoke-api-key): the root module's overrides name them by key."
+  }
+}
+
+run "private_bucket_is_encrypted_with_the_callers_key_and_tls_only" {
+  command = plan
+  module {
+    source = "./modules/private_bucket"
+  }
+  variables {
+    bucket                             = "qa-service-dev-documents-111122223333"
+    kms_key_arn                        = "arn:aws:kms:us-east-1:111122223333:key/documents"
+    noncurrent_version_expiration_days = 30
+  }
+  override_resource {
+    target          = aws_s3_bucket.this
+    override_during = plan
+    values          = { arn = "arn:aws:s3:::qa-service-dev-documents-111122223333" }
+  }
+
+  assert {
+    condition     = one(one(aws_s3_bucket_server_side_encryption_configuration.this.rule).apply_server_side_encryption_by_default).kms_master_key_id == "arn:aws:kms:us-east-1:111122223333:key/documents"
+    error_message = "The bucket is encrypted with the key its caller passes."
+  }
+  assert {
+    condition = anytrue([
+      for s in data.aws_iam_policy_document.this.statement : s.effect == "Deny" && contains(s.actions, "s3:*") &&
+      toset(s.resources) == toset(["arn:aws:s3:::qa-service-dev-documents-111122223333", "arn:aws:s3:::qa-service-dev-documents-111122223333/*"]) &&
+      anytrue([for c in s.condition : c.variable == "aws:SecureTransport" && c.values == tolist(["false"])])
+    ])
+    error_message = "The bucket policy denies every request not made over TLS, on the bucket and its objects."
   }
 }

@@ -256,6 +256,28 @@ TEST_MISTAKES: dict[str, tuple[Mistake, str]] = {
         ),
         "The execution role (image pull, secrets, logs) is the task definition's execution role.",
     ),
+    "the container given another port than the service's": (
+        lambda t: _edit(
+            t / "modules/ecs/main.tf",
+            "container_port    = var.container_port",
+            "container_port    = 9999",
+        ),
+        "The container maps port 8080 only.",
+    ),
+    "the container logging to a group named after the service, not its log group": (
+        lambda t: _edit(
+            t / "modules/ecs/main.tf",
+            "log_group         = aws_cloudwatch_log_group.this.name",
+            "log_group         = var.name",
+        ),
+        "The container logs to /ecs/qa-service-dev in the stack's region.",
+    ),
+    "a bucket policy that denies TLS requests instead of plain HTTP": (
+        lambda t: _edit(
+            t / "modules/private_bucket/main.tf", 'values   = ["false"]', 'values   = ["true"]'
+        ),
+        "The bucket policy denies every request not made over TLS",
+    ),
 }
 
 

@@ -140,6 +140,15 @@ def test_api_routes_are_the_apps_and_only_the_ask_routes_need_a_key(
         assert 50 <= integration["timeout_milliseconds"] <= 900_000
     stream = _after(plan, 'module.api_gateway.aws_api_gateway_integration.this["ask_stream"]')
     assert stream["response_transfer_mode"] == "STREAM"
+    # A stage keeps serving its deployment: a change to any route must make a new one
+    # (Terraform's record of the configuration: what the deployment's triggers read).
+    api = plan["configuration"]["root_module"]["module_calls"]["api_gateway"]["module"]
+    (deployment,) = [
+        r for r in api["resources"] if r["address"] == "aws_api_gateway_deployment.this"
+    ]
+    triggers = set(deployment["expressions"]["triggers"]["references"])
+    assert {"aws_api_gateway_method.this", "aws_api_gateway_integration.this"} <= triggers
+    assert {f"aws_api_gateway_resource.{k}" for k in ("health", "ask", "ask_stream")} <= triggers
 
 
 @pytest.mark.parametrize("env", ENVS)
