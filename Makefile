@@ -59,14 +59,16 @@ bench: install ## Print latency, throughput, ingestion rate, start-up time and m
 
 # --- checks -------------------------------------------------------------------------------
 
+# Terraform's own checks first: tests/infra/test_tf_stack_plans.py reads the plans
+# tf-plan-offline has just made instead of planning again.
 test: install system-deps ## Every check: tests, linters, IaC and workflow scanners, the image
-	$(MAKE) pytest
-	$(MAKE) iam-check
-	$(MAKE) lint
 	$(MAKE) aws-standin-test
 	$(MAKE) tf-validate
 	$(MAKE) tf-test
 	$(MAKE) tf-plan-offline
+	$(MAKE) pytest
+	$(MAKE) iam-check
+	$(MAKE) lint
 	$(MAKE) image-test
 
 # The AWS policy evaluator (npm: @cloud-copilot/iam-simulate), locked by its package-lock.json.
@@ -75,8 +77,12 @@ tools/iam-check/node_modules/.installed: tools/iam-check/package.json tools/iam-
 		cd tools/iam-check && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error && touch node_modules/.installed; \
 	else scripts/skipped.sh "npm ci in tools/iam-check" "npm is missing; make system-deps installs it"; fi
 
+# tests/iam/test_iam_check.py checks the AWS calls the rest of the suite records (written when
+# that run ends): it runs second, on this run's recording, never skipped for want of one.
+IAM_RECORDED_TESTS := tests/iam/test_iam_check.py
 pytest: install tools/checkov/.venv/.synced tools/iam-check/node_modules/.installed ## The test suite with coverage (checkov's IAM action reference is test data)
-	$(RUN) pytest
+	$(RUN) pytest --ignore=$(IAM_RECORDED_TESTS)
+	$(RUN) pytest --no-cov -p no:cacheprovider $(IAM_RECORDED_TESTS)
 
 # Hooks whose tool is missing here are skipped by pre-commit (SKIP) and named, one line each.
 # pre-commit sees only files git tracks.

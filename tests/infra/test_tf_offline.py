@@ -174,11 +174,6 @@ def test_validate_catches(name: str, broken_validate: dict[int, str]) -> None:
     assert error in stderr, stderr
 
 
-def test_the_configuration_as_it_is_validates(env: dict[str, str], tmp_path: Path) -> None:
-    result = _validate(env, _copy(tmp_path))
-    assert result.returncode == 0, result.stderr
-
-
 def test_plan_catches_an_unknown_for_each(env: dict[str, str], tmp_path: Path) -> None:
     root = _copy(tmp_path)
     (root / "extra.tf").write_text(

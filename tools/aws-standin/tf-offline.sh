@@ -119,14 +119,23 @@ HCL
 		return 1
 	fi
 	mkdir -p "$plans"
-	local env
+	# The environments at once (no state, -lock=false): each waits mostly on its provider.
+	local env pids=() failed=0
 	for env in "$@"; do
-		terraform -chdir="$work/terraform" plan -no-color -input=false -lock=false \
-			-var-file="envs/$env.tfvars" -out="$work/$env.tfplan" >/dev/null
-		terraform -chdir="$work/terraform" show -json "$work/$env.tfplan" >"$plans/$env.json"
-		terraform -chdir="$work/terraform" show -no-color "$work/$env.tfplan" >"$plans/$env.txt"
-		echo "terraform plan ($env): .data/plans/$env.json, .data/plans/$env.txt"
+		plan_one "$env" &
+		pids+=($!)
 	done
+	for env in "${pids[@]}"; do wait "$env" || failed=1; done
+	return $failed
+}
+
+plan_one() {
+	local env=$1
+	terraform -chdir="$work/terraform" plan -no-color -input=false -lock=false \
+		-var-file="envs/$env.tfvars" -out="$work/$env.tfplan" >/dev/null
+	terraform -chdir="$work/terraform" show -json "$work/$env.tfplan" >"$plans/$env.json"
+	terraform -chdir="$work/terraform" show -no-color "$work/$env.tfplan" >"$plans/$env.txt"
+	echo "terraform plan ($env): .data/plans/$env.json, .data/plans/$env.txt"
 }
 
 case "${1:-}" in
