@@ -59,24 +59,30 @@ bench: install ## Print latency, throughput, ingestion rate, start-up time and m
 
 # --- checks -------------------------------------------------------------------------------
 
+# Terraform's own checks first: tests/infra/test_tf_stack_plans.py reads the plans
+# tf-plan-offline has just made instead of planning again.
 test: install system-deps ## Every check: tests, linters, IaC and workflow scanners, the image
-	$(MAKE) pytest
-	$(MAKE) iam-check
-	$(MAKE) lint
 	$(MAKE) aws-standin-test
 	$(MAKE) tf-validate
 	$(MAKE) tf-test
 	$(MAKE) tf-plan-offline
+	$(MAKE) pytest
+	$(MAKE) iam-check
+	$(MAKE) lint
 	$(MAKE) image-test
 
 # The AWS policy evaluator (npm: @cloud-copilot/iam-simulate), locked by its package-lock.json.
 tools/iam-check/node_modules/.installed: tools/iam-check/package.json tools/iam-check/package-lock.json
 	@if command -v npm >/dev/null 2>&1; then \
 		cd tools/iam-check && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error && touch node_modules/.installed; \
-	else echo "skipped: npm ci in tools/iam-check (npm is missing; make system-deps installs it)"; fi
+	else scripts/skipped.sh "npm ci in tools/iam-check" "npm is missing; make system-deps installs it"; fi
 
+# tests/iam/test_iam_check.py checks the AWS calls the rest of the suite records (written when
+# that run ends): it runs second, on this run's recording, never skipped for want of one.
+IAM_RECORDED_TESTS := tests/iam/test_iam_check.py
 pytest: install tools/checkov/.venv/.synced tools/iam-check/node_modules/.installed ## The test suite with coverage (checkov's IAM action reference is test data)
-	$(RUN) pytest
+	$(RUN) pytest --ignore=$(IAM_RECORDED_TESTS)
+	$(RUN) pytest --no-cov -p no:cacheprovider $(IAM_RECORDED_TESTS)
 
 # Part of `make pytest` too; this runs it alone (schemathesis.toml holds its configuration).
 schemathesis: install ## schemathesis, every check, against the real server (and a planted violation)
@@ -88,12 +94,12 @@ lint: install tools/checkov/.venv/.synced ## Every pre-commit hook over every fi
 	@skip=(); \
 	for pair in tf-fmt:terraform tflint:tflint shellcheck:shellcheck; do \
 		hook=$${pair%%:*} tool=$${pair#*:}; \
-		if ! command -v $$tool >/dev/null 2>&1; then skip+=($$hook); echo "skipped: $$hook ($$tool not installed)"; fi; \
+		if ! command -v $$tool >/dev/null 2>&1; then skip+=($$hook); scripts/skipped.sh "$$hook" "$$tool not installed"; fi; \
 	done; \
 	SKIP=$$(IFS=,; echo "$${skip[*]}") $(RUN) pre-commit run --all-files --color=never
 
 iam-check: install tools/iam-check/node_modules/.installed ## Every AWS call each role makes, evaluated against its policies as Terraform renders them (after make pytest)
-	@if ! command -v terraform >/dev/null 2>&1; then echo "skipped: iam-check (terraform not installed: the policies come from Terraform's own rendering)"; exit 0; fi; \
+	@if ! command -v terraform >/dev/null 2>&1; then scripts/skipped.sh "iam-check" "terraform not installed: the policies come from Terraform's own rendering"; exit 0; fi; \
 	$(MAKE) -s $(OFFLINE_PLANS) && $(RUN) python -m tests.iam.check
 
 ruff: install ## Lint and format check
@@ -109,10 +115,10 @@ checkov: tools/checkov/.venv/.synced ## checkov on terraform/ and the Dockerfile
 	$(CHECKOV) --directory terraform --framework terraform --skip-download --quiet --compact
 	@if [ -f Dockerfile ]; then \
 		$(CHECKOV) --file Dockerfile --framework dockerfile --skip-download --quiet --compact; \
-	else echo "skipped: checkov Dockerfile (no Dockerfile)"; fi
+	else scripts/skipped.sh "checkov Dockerfile" "no Dockerfile"; fi
 
 tf-fmt: ## terraform fmt -check (skipped where terraform is missing)
-	@if ! command -v terraform >/dev/null 2>&1; then echo "skipped: terraform fmt (terraform not installed)"; exit 0; fi; \
+	@if ! command -v terraform >/dev/null 2>&1; then scripts/skipped.sh "terraform fmt" "terraform not installed"; exit 0; fi; \
 	terraform fmt -check -recursive -diff terraform
 
 # The aws stand-in provider (tools/aws-standin): the real hashicorp/aws schema, plans, no AWS.
@@ -125,11 +131,11 @@ $(AWS_STANDIN): $(filter-out %_pb2.py,$(wildcard tools/aws-standin/src/aws_stand
 	UV=$(UV) $(TF_OFFLINE) install
 
 tf-validate: ## terraform init -backend=false && validate: root, every module, bootstrap (stand-in provider)
-	@if ! command -v terraform >/dev/null 2>&1; then echo "skipped: terraform validate (terraform not installed)"; exit 0; fi; \
+	@if ! command -v terraform >/dev/null 2>&1; then scripts/skipped.sh "terraform validate" "terraform not installed"; exit 0; fi; \
 	$(MAKE) $(AWS_STANDIN) >/dev/null && $(TF_OFFLINE) validate
 
 tf-test: ## terraform test (terraform/tests, mock providers) with the stand-in's schema
-	@if ! command -v terraform >/dev/null 2>&1; then echo "skipped: terraform test (terraform not installed)"; exit 0; fi; \
+	@if ! command -v terraform >/dev/null 2>&1; then scripts/skipped.sh "terraform test" "terraform not installed"; exit 0; fi; \
 	$(MAKE) $(AWS_STANDIN) >/dev/null && $(TF_OFFLINE) test
 
 # The blue/green smoke hook's Lambda package, which Terraform uploads (terraform/modules/blue_green).
@@ -146,23 +152,23 @@ $(OFFLINE_PLANS): $(AWS_STANDIN) $(SMOKE_HOOK_ZIP) $(shell find terraform .aws -
 	$(TF_OFFLINE) plan dev prod && touch $@
 
 tf-plan-offline: ## terraform plan of dev, prod and bootstrap with the stand-in, applied into throwaway states: .data/plans/
-	@if ! command -v terraform >/dev/null 2>&1; then echo "skipped: terraform plan (terraform not installed)"; exit 0; fi; \
+	@if ! command -v terraform >/dev/null 2>&1; then scripts/skipped.sh "terraform plan" "terraform not installed"; exit 0; fi; \
 	$(MAKE) -s $(OFFLINE_PLANS) && echo "tf-plan-offline: .data/plans/ is up to date with terraform/"
 
 aws-standin-test: $(AWS_STANDIN) ## The stand-in provider's own tests
 	cd tools/aws-standin && .venv/bin/python -m pytest -q tests
 
 tflint: ## tflint with the AWS ruleset (skipped where tflint is missing)
-	@if ! command -v tflint >/dev/null 2>&1; then echo "skipped: tflint (tflint not installed)"; exit 0; fi; \
+	@if ! command -v tflint >/dev/null 2>&1; then scripts/skipped.sh tflint "tflint not installed"; exit 0; fi; \
 	if ! out=$$(tflint --init --config "$(CURDIR)/.tflint.hcl" 2>&1); then \
 		if grep -qE 'could not connect to|no such host|dial tcp|i/o timeout|TLS handshake timeout|rate limit' <<<"$$out"; then \
-			echo "skipped: tflint (cannot download the AWS ruleset)"; exit 0; fi; \
+			scripts/skipped.sh tflint "cannot download the AWS ruleset"; exit 0; fi; \
 		echo "$$out" >&2; exit 1; \
 	fi; \
 	tflint --chdir terraform --recursive --config "$(CURDIR)/.tflint.hcl" --format compact
 
 workflows-lint: install ## actionlint, zizmor --offline, GitHub's workflow schema
-	@command -v shellcheck >/dev/null 2>&1 || echo "skipped: shellcheck inside actionlint and on .github/scripts (shellcheck is missing; make system-deps installs it)"
+	@command -v shellcheck >/dev/null 2>&1 || scripts/skipped.sh "shellcheck inside actionlint and on .github/scripts" "shellcheck is missing; make system-deps installs it"
 	$(RUN) actionlint -config-file .github/actionlint.yaml .github/workflows/*.yml
 	$(RUN) zizmor --offline --quiet .github
 	$(RUN) check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml

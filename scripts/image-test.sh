@@ -14,12 +14,13 @@
 # - The host's CA bundle (a TLS-inspecting proxy's CA included) reaches the build as the
 #   `ca-bundle` build secret, which no image layer keeps.
 #
-# Exit status: 0 passed or skipped (one `skipped: image-test (...)` line), 1 a check failed.
+# Exit status: 0 passed or skipped (one `skipped: image-test (...)` line), 1 a check failed or
+# (under CI=true) skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 skip() {
-    echo "skipped: image-test ($1)"
+    scripts/skipped.sh image-test "$1" # under CI=true, a failure
     exit 0
 }
 fail() {
@@ -33,7 +34,7 @@ done
 if [ "$(id -u)" -ne 0 ]; then
     # debootstrap and a rootful chroot build need root; take it where sudo allows, else skip.
     sudo -n true 2>/dev/null || skip "needs root or password-less sudo for debootstrap and buildah"
-    exec sudo -n --preserve-env=PIP_CERT,SSL_CERT_FILE,REQUESTS_CA_BUNDLE,QA_IMAGE_CACHE \
+    exec sudo -n --preserve-env=CI,PIP_CERT,SSL_CERT_FILE,REQUESTS_CA_BUNDLE,QA_IMAGE_CACHE \
         "$PWD/scripts/image-test.sh" "$@"
 fi
 

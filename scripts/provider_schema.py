@@ -3,12 +3,13 @@
 Terraform cannot download providers on every machine that runs `make test`, but the PyPI
 wheel `cdktf-cdktf-provider-aws` carries the provider's whole schema in its JSII assembly
 (`_jsii/provider-aws@<version>.jsii.tgz`, a JSON document). This script turns it into the
-small JSON that `tests/infra/test_provider_schema.py` checks our `.tf` files against.
+small JSON below (which no check reads since `terraform validate` runs against the stand-in
+provider), or with `--full` into the typed schema that stand-in serves.
 
 Usage:
     pip download --no-deps -d /tmp/wheel cdktf-cdktf-provider-aws==21.22.1
     python scripts/provider_schema.py /tmp/wheel/cdktf_cdktf_provider_aws-21.22.1-py3-none-any.whl \
-        > tests/infra/data/aws_provider_schema.json
+        > aws_provider_schema.json
 
 Output shape (one entry per resource and data source of the provider):
     {"provider_version": "6.25.0", "provider": SCHEMA,

@@ -21,11 +21,11 @@ done
 
 sudo=()
 if ! command -v apt-get >/dev/null 2>&1; then
-    echo "skipped: Debian packages ${missing[*]} (no apt-get on this machine)"
+    "$(dirname "$0")/skipped.sh" "Debian packages ${missing[*]}" "no apt-get on this machine"
     exit 0
 elif [ "$(id -u)" -ne 0 ]; then
     if sudo -n true 2>/dev/null; then sudo=(sudo); else
-        echo "skipped: Debian packages ${missing[*]} (not root and no password-less sudo)"
+        "$(dirname "$0")/skipped.sh" "Debian packages ${missing[*]}" "not root and no password-less sudo"
         exit 0
     fi
 fi

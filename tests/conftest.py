@@ -18,6 +18,9 @@ from typing import Any
 import botocore.session
 import pytest
 
+# Under CI=true a skipped test fails (tests/ci_skips.py).
+pytest_plugins = ["tests.ci_skips"]
+
 REPO = Path(__file__).resolve().parents[1]
 RECORD = REPO / ".data" / "iam-calls" / "recorded.json"
 _OWNERS = {"app": REPO / "app", "deploy": REPO / "deploy"}

@@ -189,3 +189,186 @@ run "variables_reject_bad_values" {
     var.extra_environment,
   ]
 }
+
+# The NAT gateways take the Elastic IPs' allocation IDs, one address per gateway. For
+# aws_eip the ID is the allocation ID (the provider sets it from AllocateAddress's
+# AllocationId: internal/service/ec2/ec2_eip.go), so `.id` is right and `.public_ip`, or
+# one address for every gateway, is the mistake this run catches.
+run "network_nat_gateways_use_their_own_elastic_ip" {
+  command = plan
+  module {
+    source = "./modules/network"
+  }
+  variables {
+    name                     = "qa-service-prod"
+    az_count                 = 2
+    single_nat_gateway       = false
+    logs_kms_key_arn         = "arn:aws:kms:us-east-1:111122223333:key/1"
+    permissions_boundary_arn = "arn:aws:iam::111122223333:policy/boundary"
+  }
+  override_resource {
+    target          = aws_eip.nat[0]
+    override_during = plan
+    values          = { id = "eipalloc-0a", allocation_id = "eipalloc-0a", public_ip = "198.51.100.10" }
+  }
+  override_resource {
+    target          = aws_eip.nat[1]
+    override_during = plan
+    values          = { id = "eipalloc-0b", allocation_id = "eipalloc-0b", public_ip = "198.51.100.11" }
+  }
+
+  assert {
+    condition     = aws_nat_gateway.this[*].allocation_id == ["eipalloc-0a", "eipalloc-0b"]
+    error_message = "Each NAT gateway takes the allocation ID of its own Elastic IP."
+  }
+}
+
+# The root module's wiring into the task definition, rendered by Terraform from
+# .aws/task-definition.json. The overrides give the computed ARNs and URL fixed, independent
+# values, so a swapped pair of secrets or roles shows as a wrong literal here.
+run "task_definition_gets_its_roles_secrets_and_settings" {
+  command = plan
+
+  override_resource {
+    target          = module.iam.aws_iam_role.task_exec
+    override_during = plan
+    values          = { arn = "arn:aws:iam::111122223333:role/qa-service-dev-task-exec" }
+  }
+  override_resource {
+    target          = module.iam.aws_iam_role.task
+    override_during = plan
+    values          = { arn = "arn:aws:iam::111122223333:role/qa-service-dev-task" }
+  }
+  override_resource {
+    target          = module.secrets.aws_secretsmanager_secret.this["qdrant-url"]
+    override_during = plan
+    values          = { arn = "arn:aws:secretsmanager:us-east-1:111122223333:secret:qa-service/dev/qdrant-url-AbCdEf" }
+  }
+  override_resource {
+    target          = module.secrets.aws_secretsmanager_secret.this["qdrant-api-key"]
+    override_during = plan
+    values          = { arn = "arn:aws:secretsmanager:us-east-1:111122223333:secret:qa-service/dev/qdrant-api-key-AbCdEf" }
+  }
+  override_resource {
+    target          = module.secrets.aws_secretsmanager_secret.this["smoke-api-key"]
+    override_during = plan
+    values          = { arn = "arn:aws:secretsmanager:us-east-1:111122223333:secret:qa-service/dev/smoke-api-key-AbCdEf" }
+  }
+  override_resource {
+    target          = module.ecr.aws_ecr_repository.this
+    override_during = plan
+    values          = { repository_url = "111122223333.dkr.ecr.us-east-1.amazonaws.com/qa-service-dev" }
+  }
+  override_resource {
+    target          = module.api_gateway.aws_api_gateway_stage.this
+    override_during = plan
+    values          = { invoke_url = "https://abc123.execute-api.us-east-1.amazonaws.com/dev" }
+  }
+
+  assert {
+    condition     = module.ecs.task_execution_role_arn == "arn:aws:iam::111122223333:role/qa-service-dev-task-exec"
+    error_message = "The execution role (image pull, secrets, logs) is the task definition's execution role."
+  }
+  assert {
+    condition     = module.ecs.task_role_arn == "arn:aws:iam::111122223333:role/qa-service-dev-task"
+    error_message = "The task role (Bedrock, documents) is the task definition's task role."
+  }
+  assert {
+    condition = { for s in module.ecs.container_definition.secrets : s.name => s.valueFrom } == {
+      QDRANT_URL     = "arn:aws:secretsmanager:us-east-1:111122223333:secret:qa-service/dev/qdrant-url-AbCdEf"
+      QDRANT_API_KEY = "arn:aws:secretsmanager:us-east-1:111122223333:secret:qa-service/dev/qdrant-api-key-AbCdEf"
+    }
+    error_message = "QDRANT_URL comes from the qdrant-url secret and QDRANT_API_KEY from the qdrant-api-key secret, and nothing else is a secret."
+  }
+  assert {
+    condition     = length(setintersection([for e in module.ecs.container_definition.environment : e.name], [for s in module.ecs.container_definition.secrets : s.name])) == 0
+    error_message = "A secret is never also plain environment."
+  }
+  assert {
+    condition     = module.ecs.container_definition.image == "111122223333.dkr.ecr.us-east-1.amazonaws.com/qa-service-dev:initial"
+    error_message = "The first image is the stack's own repository's (the rollout owns it afterwards)."
+  }
+  assert {
+    condition     = module.ecs.container_definition.portMappings[*].containerPort == [8080]
+    error_message = "The container maps port 8080 only."
+  }
+  assert {
+    condition     = strcontains(join(" ", module.ecs.container_definition.healthCheck.command), "http://127.0.0.1:8080/health")
+    error_message = "The container's health check asks /health on port 8080."
+  }
+  assert {
+    condition = (
+      module.ecs.container_definition.logConfiguration.logDriver == "awslogs" &&
+      module.ecs.container_definition.logConfiguration.options["awslogs-group"] == "/ecs/qa-service-dev" &&
+      module.ecs.container_definition.logConfiguration.options["awslogs-region"] == "us-east-1"
+    )
+    error_message = "The container logs to /ecs/qa-service-dev in the stack's region."
+  }
+  assert {
+    condition = (
+      module.ecs.container_definition.user == "10001:10001" &&
+      module.ecs.container_definition.readonlyRootFilesystem &&
+      !module.ecs.container_definition.privileged
+    )
+    error_message = "The container runs non-root, unprivileged, on a read-only root filesystem."
+  }
+  assert {
+    condition     = output.ecr_repository_url == "111122223333.dkr.ecr.us-east-1.amazonaws.com/qa-service-dev"
+    error_message = "ecr_repository_url is the stack's repository (the workflows push there)."
+  }
+  assert {
+    condition     = output.api_invoke_url == "https://abc123.execute-api.us-east-1.amazonaws.com/dev" && output.api_stage_url == output.api_invoke_url
+    error_message = "api_invoke_url is the stage's invoke URL (the smoke test calls it)."
+  }
+  assert {
+    condition     = output.smoke_api_key_secret_arn == "arn:aws:secretsmanager:us-east-1:111122223333:secret:qa-service/dev/smoke-api-key-AbCdEf"
+    error_message = "smoke_api_key_secret_arn is the smoke-api-key secret (the smoke test reads it)."
+  }
+}
+
+run "secrets_are_named_by_contract" {
+  command = plan
+  module {
+    source = "./modules/secrets"
+  }
+  variables {
+    name        = "qa-service-dev"
+    app_name    = "qa-service"
+    environment = "dev"
+  }
+
+  assert {
+    condition     = { for k, s in aws_secretsmanager_secret.this : k => s.name } == { "qdrant-url" = "qa-service/dev/qdrant-url", "qdrant-api-key" = "qa-service/dev/qdrant-api-key", "smoke-api-key" = "qa-service/dev/smoke-api-key" }
+    error_message = "Each secret is named <app>/<env>/<its key> (qdrant-url, qdrant-api-key, smoke-api-key): the root module's overrides name them by key."
+  }
+}
+
+run "private_bucket_is_encrypted_with_the_callers_key_and_tls_only" {
+  command = plan
+  module {
+    source = "./modules/private_bucket"
+  }
+  variables {
+    bucket                             = "qa-service-dev-documents-111122223333"
+    kms_key_arn                        = "arn:aws:kms:us-east-1:111122223333:key/documents"
+    noncurrent_version_expiration_days = 30
+  }
+  override_resource {
+    target          = aws_s3_bucket.this
+    override_during = plan
+    values          = { arn = "arn:aws:s3:::qa-service-dev-documents-111122223333" }
+  }
+
+  assert {
+    condition     = one(one(aws_s3_bucket_server_side_encryption_configuration.this.rule).apply_server_side_encryption_by_default).kms_master_key_id == "arn:aws:kms:us-east-1:111122223333:key/documents"
+    error_message = "The bucket is encrypted with the key its caller passes."
+  }
+  assert {
+    condition = anytrue([
+      for s in data.aws_iam_policy_document.this.statement : s.effect == "Deny" && contains(s.actions, "s3:*") &&
+      toset(s.resources) == toset(["arn:aws:s3:::qa-service-dev-documents-111122223333", "arn:aws:s3:::qa-service-dev-documents-111122223333/*"]) &&
+      anytrue([for c in s.condition : c.variable == "aws:SecureTransport" && c.values == tolist(["false"])])
+    ])
+    error_message = "The bucket policy denies every request not made over TLS, on the bucket and its objects."
+  }
+}

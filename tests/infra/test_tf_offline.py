@@ -37,11 +37,10 @@ def env() -> dict[str, str]:
     }
 
 
-def _copy(tmp_path: Path) -> Path:
+def _copy(tmp_path: Path, *, with_tests: bool = False) -> Path:
+    skip = [".terraform", ".terraform.lock.hcl"] + ([] if with_tests else ["tests"])
     shutil.copytree(
-        REPO / "terraform",
-        tmp_path / "terraform",
-        ignore=shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "tests"),
+        REPO / "terraform", tmp_path / "terraform", ignore=shutil.ignore_patterns(*skip)
     )
     if (REPO / ".aws").is_dir():
         shutil.copytree(REPO / ".aws", tmp_path / ".aws")
@@ -123,6 +122,14 @@ VALIDATE_MISTAKES: dict[str, tuple[Mistake, str]] = {
         ),
         "Invalid value for input variable",
     ),
+    "an Elastic IP of a counted resource without its index": (
+        lambda t: _edit(
+            t / "modules/network/main.tf",
+            "allocation_id = aws_eip.nat[count.index].id",
+            "allocation_id = aws_eip.nat.id",
+        ),
+        "Missing resource instance key",
+    ),
     "a string for a number argument": (
         lambda t: _edit(
             t / "modules/ecs/main.tf",
@@ -167,11 +174,6 @@ def test_validate_catches(name: str, broken_validate: dict[int, str]) -> None:
     assert error in stderr, stderr
 
 
-def test_the_configuration_as_it_is_validates(env: dict[str, str], tmp_path: Path) -> None:
-    result = _validate(env, _copy(tmp_path))
-    assert result.returncode == 0, result.stderr
-
-
 def test_plan_catches_an_unknown_for_each(env: dict[str, str], tmp_path: Path) -> None:
     root = _copy(tmp_path)
     (root / "extra.tf").write_text(
@@ -209,3 +211,83 @@ def test_apply_is_refused(env: dict[str, str], tmp_path: Path) -> None:
     assert "only plans: it never creates, changes or deletes anything in AWS" in " ".join(
         result.stderr.split()
     )
+
+
+# Mistakes Terraform accepts (every reference is valid, every type right) that the
+# assertions of terraform/tests/contracts.tftest.hcl refuse: planted together in one copy,
+# one `terraform test` run, each assertion's own message expected.
+TEST_MISTAKES: dict[str, tuple[Mistake, str]] = {
+    "the NAT gateway given the Elastic IP's address instead of its allocation ID": (
+        lambda t: _edit(
+            t / "modules/network/main.tf",
+            "allocation_id = aws_eip.nat[count.index].id",
+            "allocation_id = aws_eip.nat[count.index].public_ip",
+        ),
+        "Each NAT gateway takes the allocation ID of its own Elastic IP.",
+    ),
+    "the two Qdrant secrets swapped": (
+        lambda t: _edit(
+            t / "main.tf",
+            "QDRANT_URL     = module.secrets.qdrant_url_secret_arn\n"
+            "    QDRANT_API_KEY = module.secrets.qdrant_api_key_secret_arn",
+            "QDRANT_URL     = module.secrets.qdrant_api_key_secret_arn\n"
+            "    QDRANT_API_KEY = module.secrets.qdrant_url_secret_arn",
+        ),
+        "QDRANT_URL comes from the qdrant-url secret",
+    ),
+    "the execution role wired where the task role belongs": (
+        lambda t: _edit(
+            t / "main.tf",
+            "task_role_arn        = module.iam.task_role_arn",
+            "task_role_arn        = module.iam.task_execution_role_arn",
+        ),
+        "The task role (Bedrock, documents) is the task definition's task role.",
+    ),
+    "the task role wired where the execution role belongs": (
+        lambda t: _edit(
+            t / "main.tf",
+            "execution_role_arn   = module.iam.task_execution_role_arn",
+            "execution_role_arn   = module.iam.task_role_arn",
+        ),
+        "The execution role (image pull, secrets, logs) is the task definition's execution role.",
+    ),
+    "the container given another port than the service's": (
+        lambda t: _edit(
+            t / "modules/ecs/main.tf",
+            "container_port    = var.container_port",
+            "container_port    = 9999",
+        ),
+        "The container maps port 8080 only.",
+    ),
+    "the container logging to a group named after the service, not its log group": (
+        lambda t: _edit(
+            t / "modules/ecs/main.tf",
+            "log_group         = aws_cloudwatch_log_group.this.name",
+            "log_group         = var.name",
+        ),
+        "The container logs to /ecs/qa-service-dev in the stack's region.",
+    ),
+    "a bucket policy that denies TLS requests instead of plain HTTP": (
+        lambda t: _edit(
+            t / "modules/private_bucket/main.tf", 'values   = ["false"]', 'values   = ["true"]'
+        ),
+        "The bucket policy denies every request not made over TLS",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def broken_test(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> str:
+    root = _copy(tmp_path_factory.mktemp("broken-test"), with_tests=True)
+    for mistake, _ in TEST_MISTAKES.values():
+        mistake(root)
+    assert _validate(env, root).returncode == 0, "each planted mistake is valid Terraform"
+    result = _tf(env, root, "test")
+    assert result.returncode != 0, result.stdout
+    return " ".join((result.stdout + result.stderr).split())
+
+
+@pytest.mark.parametrize("name", sorted(TEST_MISTAKES))
+def test_terraform_test_catches(name: str, broken_test: str) -> None:
+    _, message = TEST_MISTAKES[name]
+    assert message in broken_test, broken_test

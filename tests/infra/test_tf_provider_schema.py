@@ -1,4 +1,6 @@
-"""Argument names checked against the AWS provider schema, offline (what `validate` reports)."""
+"""scripts/provider_schema.py: the provider schema read from the cdktf wheel (the aws stand-in's
+schema, tools/aws-standin/schema, is made with it). The configuration itself is checked
+against that schema by Terraform (`make tf-validate`), not here."""
 
 from __future__ import annotations
 
@@ -13,94 +15,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from schema_check import attribute_problems, check_config
-from tfconfig import REPO, Config, load_schema
-
-
-@pytest.fixture(scope="module")
-def schema() -> dict[str, Any]:
-    return load_schema()
-
-
-def _config(tmp_path: Path, text: str) -> Config:
-    (tmp_path / "main.tf").write_text(text, encoding="utf-8")
-    return Config.load(tmp_path)
-
-
-def test_schema_is_aws_provider_6(schema: dict[str, Any]) -> None:
-    assert schema["provider_version"].startswith("6.")
-    assert len(schema["resource"]) > 1000
-    service = schema["resource"]["aws_ecs_service"]
-    assert "deployment_circuit_breaker" in service["blocks"]
-    assert "name" in service["required"]
-
-
-def test_every_argument_and_block_exists_in_the_provider_schema(
-    configs: list[Config], schema: dict[str, Any]
-) -> None:
-    problems = [p for cfg in configs for p in check_config(cfg, schema)]
-    assert not problems, "\n".join(problems)
-
-
-def test_every_attribute_read_exists_in_the_provider_schema(
-    configs: list[Config], schema: dict[str, Any]
-) -> None:
-    problems = [p for cfg in configs for p in attribute_problems(cfg, schema)]
-    assert not problems, "\n".join(problems)
-
-
-def test_unknown_attribute_is_reported(tmp_path: Path, schema: dict[str, Any]) -> None:
-    cfg = _config(
-        tmp_path,
-        'resource "aws_lb" "this" {}\n'
-        'data "aws_region" "here" {}\n'
-        'output "a" {\n  value = "${aws_lb.this.arn_sufix}/${aws_lb.this.dns_name}"\n}\n'
-        'output "b" {\n  value = data.aws_region.here.nmae\n}\n',
-    )
-    assert attribute_problems(cfg, schema) == [
-        f"{cfg.rel}/main.tf: aws_lb.this.arn_sufix is not an attribute of aws_lb",
-        f"{cfg.rel}/main.tf: data.aws_region.here.nmae is not an attribute of aws_region",
-    ]
-
-
-def test_unknown_argument_is_reported_with_file_resource_and_name(
-    tmp_path: Path, schema: dict[str, Any]
-) -> None:
-    cfg = _config(
-        tmp_path,
-        'resource "aws_lb_target_group" "tg" {\n'
-        "  port = 8080\n"
-        "  deregistration_delay_seconds = 30\n"
-        '  health_check {\n    path = "/health"\n    grace = 5\n  }\n'
-        "}\n",
-    )
-    problems = check_config(cfg, schema)
-    assert any(
-        "main.tf: aws_lb_target_group.tg" in p and "'deregistration_delay_seconds'" in p
-        for p in problems
-    ), problems
-    assert any("aws_lb_target_group.tg.health_check" in p and "'grace'" in p for p in problems)
-    assert len(problems) == 2
-
-
-def test_missing_required_argument_and_misused_block_are_reported(
-    tmp_path: Path, schema: dict[str, Any]
-) -> None:
-    cfg = _config(
-        tmp_path,
-        'resource "aws_ecs_service" "svc" {\n'
-        "  deployment_circuit_breaker = { enable = true, rollback = true }\n"
-        "}\n"
-        'data "aws_iam_policy_document" "p" {\n'
-        '  dynamic "statment" {\n    for_each = [1]\n    content {}\n  }\n'
-        "}\n"
-        'resource "aws_not_a_thing" "x" {}\n',
-    )
-    problems = "\n".join(check_config(cfg, schema))
-    assert "aws_ecs_service.svc: required argument or block 'name' is missing" in problems
-    assert "'deployment_circuit_breaker' is a block, not an argument" in problems
-    assert "data.aws_iam_policy_document.p: unsupported block type 'statment'" in problems
-    assert "unknown resource type 'aws_not_a_thing'" in problems
+from tfconfig import REPO
 
 
 def _load_script() -> ModuleType:

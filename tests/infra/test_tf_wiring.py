@@ -1,4 +1,13 @@
-"""What `terraform validate` checks about wiring, checked on the parsed HCL."""
+"""Conventions of terraform/ that neither `terraform validate` nor a plan enforces.
+
+References, module inputs and outputs, argument names and types are Terraform's own work
+(`make tf-validate`, tests/infra/test_tf_offline.py). What stays here is what Terraform
+accepts: untyped or undescribed variables and outputs and unused declarations (tflint's
+terraform_typed_variables / documented_* / unused_declarations rules, which cannot run here:
+tflint is not on PyPI, npm or Debian), exact version pins, `data "external"` and
+provisioners, tfvars setting undeclared variables (a warning only), the backend files, the
+inline checkov skips and the README's list of variables.
+"""
 
 from __future__ import annotations
 
@@ -6,34 +15,8 @@ import re
 from pathlib import Path
 
 import pytest
-from tfconfig import TERRAFORM, Config, blocks, load_schema, parse_file
-from wiring_check import (
-    module_call_problems,
-    reference_problems,
-    unused_problems,
-    variable_problems,
-)
-
-
-def test_every_tf_file_parses(configs: list[Config]) -> None:
-    files = sorted(p for p in TERRAFORM.rglob("*.tf") if ".terraform" not in p.parts)
-    assert len(files) >= 40
-    for path in files:
-        parse_file(path)  # raises with the file and line on a syntax error
-    names = {c.rel for c in configs}
-    parts = [
-        "network",
-        "ecr",
-        "secrets",
-        "load_balancer",
-        "ecs",
-        "iam",
-        "api_gateway",
-        "s3",
-        "alarms",
-    ]
-    assert {f"terraform/modules/{p}" for p in parts} <= names
-    assert {"terraform", "terraform/bootstrap"} <= names
+from tfconfig import TERRAFORM, Config, blocks, parse_file
+from wiring_check import unused_problems, variable_problems
 
 
 def test_every_module_has_the_standard_files(configs: list[Config]) -> None:
@@ -42,17 +25,6 @@ def test_every_module_has_the_standard_files(configs: list[Config]) -> None:
             assert {"main.tf", "variables.tf", "outputs.tf", "versions.tf"} <= set(cfg.files), (
                 cfg.rel
             )
-
-
-def test_every_module_call_passes_declared_and_required_variables(configs: list[Config]) -> None:
-    problems = [p for cfg in configs for p in module_call_problems(cfg)]
-    assert not problems, "\n".join(problems)
-    assert sum(len(cfg.modules) for cfg in configs) >= 15
-
-
-def test_every_reference_is_declared(configs: list[Config]) -> None:
-    problems = [p for cfg in configs for p in reference_problems(cfg)]
-    assert not problems, "\n".join(problems)
 
 
 def test_every_variable_is_typed_and_described(configs: list[Config]) -> None:
@@ -65,44 +37,25 @@ def test_no_unused_variable_local_or_data_source(configs: list[Config]) -> None:
     assert not problems, "\n".join(problems)
 
 
-def test_wiring_checks_find_planted_mistakes(tmp_path: Path) -> None:
-    child = tmp_path / "child"
-    child.mkdir()
-    (child / "variables.tf").write_text(
+def test_convention_checks_find_planted_mistakes(tmp_path: Path) -> None:
+    (tmp_path / "variables.tf").write_text(
         'variable "name" {\n  type = string\n  description = "Name of the thing."\n}\n'
         'variable "port" {\n  description = "Port."\n  default = 80\n}\n',
         encoding="utf-8",
     )
-    (child / "outputs.tf").write_text('output "id" {\n  value = var.name\n}\n', encoding="utf-8")
     (tmp_path / "main.tf").write_text(
-        "locals {\n  a = 1\n}\n"
-        'module "child" {\n  source = "./child"\n  nmae = "x"\n}\n'
-        'resource "aws_s3_bucket" "this" {\n'
-        '  bucket = "${var.missing}-${local.b}-${module.child.arn}-${module.other.id}"\n'
-        "  tags = { a = aws_s3_bucket.that.id, b = data.aws_region.here.region }\n"
-        "}\n",
+        'locals {\n  a = 1\n}\ndata "aws_region" "here" {}\n'
+        'output "id" {\n  value = "${var.name}-${var.port}"\n}\n',
         encoding="utf-8",
     )
     cfg = Config.load(tmp_path)
-    calls = module_call_problems(cfg)
-    assert any("passes undeclared ['nmae']" in p for p in calls), calls
-    assert any("misses required ['name']" in p for p in calls), calls
-    refs = "\n".join(reference_problems(cfg))
-    for expected in (
-        "var.missing is not declared",
-        "local.b is not declared",
-        "module.child has no output arn",
-        "module.other is not called",
-        "aws_s3_bucket.that is not declared",
-        "data.aws_region.here is not declared",
-    ):
-        assert expected in refs
-    assert "aws_s3_bucket.this" not in refs
-    assert unused_problems(cfg) == [f"{cfg.rel}: local a is never used"]
-    variables = variable_problems(Config.load(child))
-    assert variables == [
-        f"{child.as_posix()}: variable port has no type",
-        f"{child.as_posix()}: variable port has no real description",
+    assert unused_problems(cfg) == [
+        f"{cfg.rel}: local a is never used",
+        f"{cfg.rel}: data.aws_region.here is never used",
+    ]
+    assert variable_problems(cfg) == [
+        f"{cfg.rel}: variable port has no type",
+        f"{cfg.rel}: variable port has no real description",
     ]
 
 
@@ -122,9 +75,8 @@ def test_no_external_data_source_or_provisioner(configs: list[Config]) -> None:
 
 
 def test_versions_pin_terraform_and_the_aws_provider_exactly(configs: list[Config]) -> None:
-    """One provider release everywhere, the one the offline schema describes: a PR plan and
-    the apply cannot resolve different releases (the lock file is refreshed on GitHub)."""
-    schema_version = load_schema()["provider_version"]
+    """One provider release everywhere: a PR plan and the apply cannot resolve different
+    releases (the lock file is refreshed on GitHub)."""
     for cfg in configs:
         tf = blocks(cfg.files["versions.tf"]["terraform"])[0]
         assert re.fullmatch(r">= 1\.1[01]", tf["required_version"]), cfg.rel
@@ -136,7 +88,8 @@ def test_versions_pin_terraform_and_the_aws_provider_exactly(configs: list[Confi
             continue
         aws = tf["required_providers"][0]["aws"]
         assert aws["source"] == "hashicorp/aws"
-        assert aws["version"] == schema_version == "6.25.0", f"{cfg.rel}: {aws['version']}"
+        # The stand-in serves 6.25.0 only: `make tf-validate` fails on any other pin.
+        assert aws["version"] == "6.25.0", f"{cfg.rel}: {aws['version']}"
     root = next(c for c in configs if c.rel == "terraform")
     backend = blocks(root.files["versions.tf"]["terraform"])[0]["backend"]
     assert [next(iter(b)) for b in backend] == ["s3"]
@@ -154,8 +107,6 @@ def test_env_files_set_only_declared_variables(root: Config, env: str) -> None:
     assert tfvars["environment"] == env
     unknown = set(tfvars) - set(root.variables)
     assert not unknown, f"envs/{env}.tfvars sets undeclared {sorted(unknown)}"
-    required = {n for n, v in root.variables.items() if "default" not in v}
-    assert required <= set(tfvars), f"envs/{env}.tfvars misses {sorted(required - set(tfvars))}"
     backend = parse_file(TERRAFORM / "envs" / f"{env}.backend.hcl")
     assert backend["use_lockfile"] is True
     assert backend["encrypt"] is True

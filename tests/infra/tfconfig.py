@@ -4,12 +4,10 @@
 - `Stack` links the root module, its module calls and their modules, and resolves plain
   references (`var.x`, `local.x`, `module.m.out`, `aws_x.name.attr`) across them, so a test
   can ask "what port does the listener end up with?" and get 80.
-- `render_template` is `templatefile()` for the subset of its rules our template uses.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -22,8 +20,6 @@ from hcl2 import SerializationOptions
 
 REPO = Path(__file__).resolve().parents[2]
 TERRAFORM = REPO / "terraform"
-TEMPLATE = REPO / ".aws" / "task-definition.json"
-SCHEMA = Path(__file__).parent / "data" / "aws_provider_schema.json"
 
 _OPTIONS = SerializationOptions(strip_string_quotes=True, with_comments=False)
 _PURE_REF = re.compile(r"^\$\{([A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*|\[\d+\]|\[\"[^\"]+\"\])*)\}$")
@@ -45,19 +41,6 @@ def blocks(value: Any) -> list[dict[str, Any]]:
 
 def body(block: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in block.items() if k not in MARKERS}
-
-
-def strings(value: Any) -> Iterator[str]:
-    """Every string anywhere inside a parsed value."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            if k not in MARKERS:
-                yield from strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from strings(v)
 
 
 _LOADED: dict[Path, Config] = {}
@@ -250,76 +233,3 @@ def all_configs() -> list[Config]:
     """Every Terraform module directory under terraform/."""
     dirs = sorted({p.parent for p in TERRAFORM.rglob("*.tf") if ".terraform" not in p.parts})
     return [Config.load(d) for d in dirs]
-
-
-def load_schema() -> dict[str, Any]:
-    return dict(json.loads(SCHEMA.read_text(encoding="utf-8")))
-
-
-################################################################################
-# templatefile()
-################################################################################
-
-
-class TemplateError(Exception):
-    """What Terraform's templatefile() would refuse."""
-
-
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-
-
-def _template_value(name: str, value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return format(value, "g") if isinstance(value, float) else str(value)
-    if isinstance(value, str):
-        return value
-    raise TemplateError(
-        f"Invalid template interpolation value: cannot include a {type(value).__name__} "
-        f"({name}) in a string template; pass it through jsonencode()"
-    )
-
-
-def render_template(text: str, variables: Mapping[str, Any]) -> str:
-    """templatefile(path, variables) for templates that interpolate plain variable names.
-
-    Follows Terraform's rules: `${name}` takes the variable's string form (numbers and bools
-    converted, lists and maps refused), `$${` and `%%{` are literal `${` and `%{`, a name
-    missing from `variables` is an error, and so is any key that is not an identifier.
-    Directives (`%{ if }`, `%{ for }`) and expressions are refused: our template uses none.
-    """
-    for key in variables:
-        if not _IDENTIFIER.match(key):
-            raise TemplateError(f'Invalid value for "vars" parameter: invalid key {key!r}')
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        if text.startswith(("$${", "%%{"), i):
-            out.append(text[i + 1 : i + 3])
-            i += 3
-        elif text.startswith("${", i):
-            end = text.find("}", i)
-            if end < 0:
-                raise TemplateError(f"unterminated interpolation at offset {i}")
-            expr = text[i + 2 : end].strip().strip("~").strip()
-            if not _IDENTIFIER.match(expr):
-                raise TemplateError(f"unsupported template expression ${{{expr}}} at offset {i}")
-            if expr not in variables:
-                raise TemplateError(
-                    f'Invalid value for "vars" parameter: vars map does not contain key "{expr}"'
-                )
-            out.append(_template_value(expr, variables[expr]))
-            i = end + 1
-        elif text.startswith("%{", i):
-            raise TemplateError(f"template directives are not supported (offset {i})")
-        else:
-            out.append(text[i])
-            i += 1
-    return "".join(out)
-
-
-def template_variables(text: str) -> set[str]:
-    """The variable names a template interpolates."""
-    unescaped = text.replace("$${", "")
-    return {m.strip().strip("~").strip() for m in re.findall(r"\$\{([^}]*)\}", unescaped)}

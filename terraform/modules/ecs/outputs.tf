@@ -42,3 +42,20 @@ output "task_security_group_id" {
   description = "Security group of the tasks (also for one-off ingestion tasks)."
   value       = aws_security_group.tasks.id
 }
+
+# What the task definition is given, as Terraform renders it: terraform/tests checks the
+# root module's wiring on these (roles not swapped, each secret in its own variable).
+output "task_execution_role_arn" {
+  description = "Execution role of the task definition (pulls the image, reads the secrets)."
+  value       = aws_ecs_task_definition.this.execution_role_arn
+}
+
+output "task_role_arn" {
+  description = "Task role of the task definition (the service's own AWS calls)."
+  value       = aws_ecs_task_definition.this.task_role_arn
+}
+
+output "container_definition" {
+  description = "The service's container definition, rendered from the template."
+  value       = jsondecode(aws_ecs_task_definition.this.container_definitions)[0]
+}
