@@ -201,7 +201,6 @@ data "aws_iam_policy_document" "apply_compute" {
       "ecs:TagResource",
       "ecs:UntagResource",
       "ecs:UpdateCluster",
-      "ecs:UpdateClusterSettings",
       "ecs:UpdateService",
     ]
     resources = [each.value.cluster, each.value.service, each.value.family]

@@ -576,19 +576,6 @@ data "aws_iam_policy_document" "deploy" {
     }
   }
 
-  # RunTask with tags (propagated from the task definition) tags the new task.
-  statement {
-    sid       = "TagTheOneOffTask"
-    actions   = ["ecs:TagResource"]
-    resources = [each.value.tasks]
-
-    condition {
-      test     = "StringEquals"
-      variable = "ecs:CreateAction"
-      values   = ["RunTask"]
-    }
-  }
-
   # The first bootstrap uploads docs/sample for that task to ingest.
   statement {
     sid       = "ListTheDocumentsBucket"

