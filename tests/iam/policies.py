@@ -14,6 +14,7 @@ Terraform rendered them.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -135,6 +136,12 @@ def _stack(source: str, res: list[dict[str, Any]]) -> Stack:
     return stack
 
 
+# `aws_lb_target_group.alternate[0].arn` -> (`aws_lb_target_group.alternate[0]`, `arn`).
+_RESOURCE_ATTRIBUTE = re.compile(
+    r"^((?!local\.|var\.|data\.)[a-z0-9_]+\.[A-Za-z0-9_-]+(?:\[[^\]]+\])?)\.(\w+)"
+)
+
+
 class Rendered:
     """`module.<call>.<output>` as Terraform computed it: the output's reference in the
     plan's configuration, followed through module calls to a resource attribute in the
@@ -161,11 +168,23 @@ class Rendered:
         expression = child["outputs"][out]["expression"]
         if "constant_value" in expression:
             return expression["constant_value"]
-        refs = expression.get("references") or []
+        # Terraform lists every reference, the most specific first (aws_kms_key.this.arn
+        # before aws_kms_key.this); a conditional output also names what it tests
+        # (`local.blue_green ? aws_lb_target_group.alternate[0].arn : null`).
+        refs = [
+            r
+            for r in expression.get("references") or []
+            if r.startswith("module.") or _RESOURCE_ATTRIBUTE.match(r)
+        ]
         if not refs:
             raise KeyError(f"{where}{out} is not a reference")
-        target = refs[0]  # the most specific one, e.g. aws_kms_key.this.arn
+        target = refs[0]
         if target.startswith("module."):
             return self._output(child, where, target)
-        rtype, name, attr = target.split(".", 2)
-        return self.values[f"{where}{rtype}.{name}"][attr]
+        match = _RESOURCE_ATTRIBUTE.match(target)
+        assert match is not None
+        address, attr = match.groups()
+        resource = self.values.get(f"{where}{address}")
+        # A resource its `count` leaves out (blue/green's in a rolling environment): null,
+        # as the output is.
+        return None if resource is None else resource[attr]
