@@ -1,0 +1,92 @@
+"""The extractive answerer on generic and hostile passages (issue 14, "the extractive
+answerer on questions it has not seen"): what a sentence is about comes from the headings
+above it too, and a question about a thing the passages never name is not answered from
+the words it shares with them."""
+
+from __future__ import annotations
+
+import asyncio
+
+from app.answer._base import NO_ANSWER
+from app.answer.extractive import ExtractiveAnswerer
+from app.embeddings import Bm25Encoder
+from app.store.base import Chunk, Hit
+
+HANDBOOK = """# Upload handbook
+
+## Size limit
+
+Each upload is capped at 10 MB; larger files are refused.
+
+## Colours
+
+Uploads show a green badge once they are scanned.
+"""
+
+
+def _answer(question: str, *texts: str, answerer: ExtractiveAnswerer | None = None) -> str:
+    hits = [
+        Hit(Chunk(document=f"doc{n}.md", chunk=0, text=text), score=1.0)
+        for n, text in enumerate(texts)
+    ]
+    return asyncio.run((answerer or ExtractiveAnswerer()).answer(question, hits)).text
+
+
+def test_the_heading_above_a_sentence_says_what_it_answers() -> None:
+    # "size" and "limit" are only in the heading: the sentence alone shares one term. The
+    # "Colours" sentence shares "upload" and is not quoted: its heading replaced "Size limit".
+    answer = _answer("What is the size limit of an upload?", HANDBOOK)
+    assert answer == "Each upload is capped at 10 MB; larger files are refused. [1]"
+
+
+def test_the_chunks_heading_path_counts_when_the_heading_is_in_an_earlier_chunk() -> None:
+    # The chunk starts under "## Size limit", which an earlier chunk holds; the store gives
+    # the path as `section`.
+    chunk = Chunk(
+        document="handbook.md",
+        chunk=1,
+        text="Each upload is capped at 10 MB; larger files are refused.",
+        title="Upload handbook",
+        section="Upload handbook > Size limit",
+    )
+    hits = [Hit(chunk, score=1.0)]
+    answer = asyncio.run(ExtractiveAnswerer().answer("What is the size limit of an upload?", hits))
+    assert answer.text == "Each upload is capped at 10 MB; larger files are refused. [1]"
+
+
+def test_a_heading_alone_does_not_make_a_sentence_an_answer() -> None:
+    # Both question terms in the heading, none in the sentence: nothing to quote.
+    assert _answer("What is the size limit?", HANDBOOK) == NO_ANSWER
+
+
+ROLLBACK = """# Rolling back a release
+
+To roll back, run the rollout workflow with an older commit.
+The last 50 images are kept; that is the rollback window.
+Deploy the service again to update it.
+"""
+
+
+def test_a_question_naming_something_the_passages_never_mention_abstains() -> None:
+    # They share "roll back", "update", "deploy", "service"; stemming even matches
+    # "Windows" with "window". They never say "Windows", "Azure" or "OpenAI".
+    for question in (
+        "How do I roll back a Windows update?",
+        "How do I deploy the service to Azure App Service?",
+        "How do I roll back a release of the OpenAI SDK?",
+    ):
+        assert _answer(question, ROLLBACK) == NO_ANSWER, question
+
+
+def test_a_name_the_passages_mention_in_any_case_is_answered() -> None:
+    text = "Releases go to ECR first. The GitHub workflow rolls back a bad release."
+    assert _answer("How does the GITHUB workflow roll back a release?", text).endswith("[1]")
+    assert _answer("Which ECRs get the release first?", text).endswith("[1]")
+
+
+def test_names_are_an_english_rule_german_nouns_are_capitalised() -> None:
+    # German capitalises every noun: "Datenbank" is not a name the passage must repeat.
+    text = "Der Schlüssel wird jeden Monat erneuert, damit alte Schlüssel ungültig werden."
+    german = ExtractiveAnswerer(Bm25Encoder(language="german"))
+    answer = _answer("Wann wird der Schlüssel der Datenbank erneuert?", text, answerer=german)
+    assert answer.endswith("[1]"), answer
