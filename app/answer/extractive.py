@@ -37,8 +37,8 @@ _MAX_SENTENCE_CHARS = 400
 # The words of a question, as `_names` reads them ("GitHub's", "Retry-After", "e.g.").
 _WORD = re.compile(r"[\w][\w.'-]*")
 _WORD_CHARS = r"[\w-]"
-# What a question term found only in the headings above a sentence is worth, against one in
-# the sentence itself.
+# What a question term found only around a sentence (its headings, the rest of its
+# paragraph) is worth, against one in the sentence itself.
 _CONTEXT_WEIGHT = 0.5
 
 
@@ -120,15 +120,15 @@ def sentences(text: str, *, markdown: bool = True) -> Iterator[str]:
     """The quotable sentences of a passage, Markdown list markers removed and, in a Markdown
     document, emphasis, backticks and link syntax too (split first: backticks and `*` help
     find where a sentence starts)."""
-    return (quote for quote, _, _ in _quotes(text, markdown=markdown))
+    return (quote for quote, *_ in _quotes(text, markdown=markdown))
 
 
 def _quotes(
     text: str, *, markdown: bool, base: Sequence[str] = ()
-) -> Iterator[tuple[str, str, tuple[str, ...]]]:
-    """(sentence, its prose without an introduced command, the headings above it) for each
-    quotable sentence."""
-    for block, headings in _blocks(text, base):
+) -> Iterator[tuple[str, str, tuple[str, ...], int]]:
+    """(sentence, its prose without an introduced command, the headings above it, the number
+    of its block) for each quotable sentence."""
+    for number, (block, headings) in enumerate(_blocks(text, base)):
         for raw in _SENTENCE_END.split(_LINE_MARKUP.sub("", block)):
             sentence = inline(raw).strip() if markdown else raw.strip()
             prose = sentence.split(_COMMAND, 1)[0]
@@ -137,14 +137,14 @@ def _quotes(
                 continue
             if len(sentence) > _MAX_SENTENCE_CHARS:
                 sentence = sentence[:_MAX_SENTENCE_CHARS].rsplit(" ", 1)[0] + " …"
-            yield sentence, prose, headings
+            yield sentence, prose, headings, number
 
 
 @dataclass(frozen=True, slots=True)
 class _Passage:
     """A passage split once: its sentences, how many terms each has, which sentences hold
     each term (so a question visits only the sentences that share its terms), and the terms
-    of the headings above each sentence that it does not hold itself."""
+    around each sentence (its headings, the rest of its paragraph) that it does not hold."""
 
     sentences: tuple[str, ...]
     sizes: tuple[int, ...]
@@ -159,7 +159,7 @@ class _Candidate:
     text: str
     shared: frozenset[int]  # the question's terms it holds
     size: int  # all its terms
-    context: frozenset[int]  # the question's terms only its headings hold
+    context: frozenset[int]  # the question's terms only its headings and paragraph hold
 
 
 def _names(question: str) -> set[str]:
@@ -259,14 +259,16 @@ class ExtractiveAnswerer:
         kept: list[str] = []
         sizes: list[int] = []
         where: dict[int, list[int]] = {}
-        context: list[frozenset[int]] = []
+        own: list[frozenset[int]] = []
+        around: list[tuple[tuple[str, ...], int]] = []  # (headings, block) of each sentence
         heading_terms: dict[tuple[str, ...], frozenset[int]] = {}
-        for position, (sentence, prose, headings) in enumerate(
+        block_terms: dict[int, set[int]] = {}
+        for position, (sentence, prose, headings, block) in enumerate(
             _quotes(text, markdown=markdown, base=base)
         ):
             if position == 0 and sentence[:1].islower():
                 continue  # a chunk can start mid-sentence (chunks overlap): not a quote
-            terms = set(self._encoder.document(sentence).indices)
+            terms = frozenset(self._encoder.document(sentence).indices)
             for term in terms:
                 where.setdefault(term, []).append(len(kept))
             kept.append(sentence)
@@ -277,10 +279,17 @@ class ExtractiveAnswerer:
             if headings not in heading_terms:
                 joined = inline(" ".join(headings)) if markdown else " ".join(headings)
                 heading_terms[headings] = frozenset(self._encoder.document(joined).indices)
-            context.append(heading_terms[headings] - terms)
-        return _Passage(
-            tuple(kept), tuple(sizes), {t: tuple(i) for t, i in where.items()}, tuple(context)
+            own.append(terms)
+            around.append((headings, block))
+            block_terms.setdefault(block, set()).update(terms)
+        # A sentence is read with its headings and the rest of its paragraph: "GitHub comments
+        # are limited to 65,536 characters." is about plan comments and their diff being cut
+        # because "## Size limit" and the next sentence say so.
+        context = tuple(
+            (heading_terms[headings] | block_terms[block]) - terms
+            for terms, (headings, block) in zip(own, around, strict=True)
         )
+        return _Passage(tuple(kept), tuple(sizes), {t: tuple(i) for t, i in where.items()}, context)
 
     def _select(self, question: str, passages: Sequence[Hit]) -> list[str]:
         wanted = frozenset(self._encoder.query(question).indices)
@@ -288,9 +297,9 @@ class ExtractiveAnswerer:
             return []
         # A quote must share two of the question's terms (one if the question has one): a
         # sentence that merely repeats "deploy" does not answer "How do I deploy to Azure?".
-        # The headings above a sentence say what it is about ("## Size limit" over "GitHub
-        # comments are limited to 65,536 characters"), so their terms count too, for less,
-        # and never alone: the sentence must hold one term itself.
+        # The headings above a sentence and the rest of its paragraph say what it is about
+        # (`_split_uncached`), so their terms count too, for less, and never alone: the
+        # sentence must hold one term itself.
         least = min(2, len(wanted))
         candidates: list[_Candidate] = []
         for number, hit in enumerate(passages, start=1):

@@ -90,3 +90,16 @@ def test_names_are_an_english_rule_german_nouns_are_capitalised() -> None:
     german = ExtractiveAnswerer(Bm25Encoder(language="german"))
     answer = _answer("Wann wird der Schlüssel der Datenbank erneuert?", text, answerer=german)
     assert answer.endswith("[1]"), answer
+
+
+def test_a_sentence_is_read_with_the_rest_of_its_paragraph() -> None:
+    # "Files over 10 MB are refused." shares only "refused"; the sentence before it says
+    # what is refused. A sentence of another paragraph gets no such help.
+    text = (
+        "Every upload goes through the scanner first. Files over 10 MB are refused.\n\n"
+        "Refused payments are retried the next day."
+    )
+    answer = _answer("Which uploads does the scanner refuse?", text)
+    assert answer == (
+        "Every upload goes through the scanner first. [1] Files over 10 MB are refused. [1]"
+    )
