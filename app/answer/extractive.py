@@ -36,6 +36,7 @@ _COMMAND = "\x1f"
 _MAX_SENTENCE_CHARS = 400
 # The words of a question, as `_names` reads them ("GitHub's", "Retry-After", "e.g.").
 _WORD = re.compile(r"[\w][\w.'-]*")
+_QUESTION_END = re.compile(r"(?<=[.!?])\s+")
 _WORD_CHARS = r"[\w-]"
 # What a question term found only around a sentence (its headings, the rest of its
 # paragraph) is worth, against one in the sentence itself.
@@ -163,12 +164,19 @@ class _Candidate:
 
 
 def _names(question: str) -> set[str]:
-    """The things an English question names: words with a capital letter, the first word
-    ("How", "Which") and "I" aside."""
-    words = question.split(None, 1)
-    rest = words[1] if len(words) > 1 else ""
-    names = {word.rstrip(".-'").removesuffix("'s") for word in _WORD.findall(rest)}
-    return {name for name in names if name != "I" and not name.islower() and name[:1].isalpha()}
+    """The things an English question names: words with a capital letter, each sentence's
+    first word ("How", "Which": a follow-up is searched with the questions before it) and
+    "I" aside. None in a question typed in capitals or in Title Case: there a capital marks
+    nothing."""
+    found = []
+    for sentence in _QUESTION_END.split(question):
+        words = sentence.split(None, 1)
+        rest = words[1] if len(words) > 1 else ""
+        found += [word.rstrip(".-'").removesuffix("'s") for word in _WORD.findall(rest)]
+    names = {w for w in found if w != "I" and not w.islower() and w[:1].isalpha()}
+    if 2 * len([w for w in found if not w.islower()]) > len(found):
+        return set()
+    return names
 
 
 def _names_found(question: str, passages: Sequence[Hit], encoder: Bm25Encoder) -> bool:

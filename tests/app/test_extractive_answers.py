@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from app.answer._base import NO_ANSWER
+from app.answer._base import NO_ANSWER, Turn
 from app.answer.extractive import ExtractiveAnswerer
 from app.embeddings import Bm25Encoder
 from app.store.base import Chunk, Hit
@@ -103,3 +103,23 @@ def test_a_sentence_is_read_with_the_rest_of_its_paragraph() -> None:
     assert answer == (
         "Every upload goes through the scanner first. [1] Files over 10 MB are refused. [1]"
     )
+
+
+def test_a_question_in_capitals_or_title_case_names_nothing() -> None:
+    # Every word has a capital there: none of them is a name the passage must repeat.
+    for question in ("HOW DO I ROLL BACK A RELEASE?", "How Do I Roll Back A Release?"):
+        assert _answer(question, ROLLBACK).endswith("[1]"), question
+
+
+def test_a_follow_ups_first_word_is_not_a_name() -> None:
+    # A follow-up is searched with the question before it: "How" starts a sentence there.
+    text = "The ECR lifecycle policy keeps the last 50 images; that is the rollback window."
+    hits = [Hit(Chunk(document="rollback.md", chunk=0, text=text), score=1.0)]
+    history = [
+        Turn("user", "Which images does ECR keep for a rollback?"),
+        Turn("assistant", "The last 50 images [1]."),
+    ]
+    answer = asyncio.run(
+        ExtractiveAnswerer().answer("How long is that window?", hits, history=history)
+    )
+    assert answer.text == f"{text} [1]"
