@@ -37,7 +37,6 @@ _MAX_SENTENCE_CHARS = 400
 # The words of a question, as `_names` reads them ("GitHub's", "Retry-After", "e.g.").
 _WORD = re.compile(r"[\w][\w.'-]*")
 _QUESTION_END = re.compile(r"(?<=[.!?])\s+")
-_WORD_CHARS = r"[\w-]"
 # What a question term found only around a sentence (its headings, the rest of its
 # paragraph) is worth, against one in the sentence itself.
 _CONTEXT_WEIGHT = 0.5
@@ -151,6 +150,7 @@ class _Passage:
     sizes: tuple[int, ...]
     where: dict[int, tuple[int, ...]]
     context: tuple[frozenset[int], ...]
+    words: frozenset[str]  # casefolded, headings included: what names it mentions (`_words`)
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass is slower to create, and /ask makes many
@@ -172,37 +172,31 @@ def _names(question: str) -> set[str]:
     for sentence in _QUESTION_END.split(question):
         words = sentence.split(None, 1)
         rest = words[1] if len(words) > 1 else ""
-        found += [word.rstrip(".-'").removesuffix("'s") for word in _WORD.findall(rest)]
+        found += _words(rest)
     names = {w for w in found if w != "I" and not w.islower() and w[:1].isalpha()}
     if 2 * len([w for w in found if not w.islower()]) > len(found):
         return set()
     return names
 
 
-def _names_found(question: str, passages: Sequence[Hit], encoder: Bm25Encoder) -> bool:
-    """Whether the passages mention every thing the question names. A question about
-    "Azure App Service" or "a Windows update" is not answered by passages that never say
-    "Azure" or "Windows", however many of its other words ("deploy", "service", "roll
-    back") they share; stemming would even match "Windows" with a "rollback window". Only
-    in English, where a capital inside a sentence marks a name (German capitalises nouns)."""
-    if encoder.language != "english":
-        return True
-    names = _names(question)
-    if not names:
-        return True
-    text = "\n".join(
-        f"{hit.chunk.title}\n{hit.chunk.section}\n{hit.chunk.text}" for hit in passages
-    ).casefold()
+def _words(text: str) -> list[str]:
+    """Words as names are read: "GitHub's" is "GitHub", "ECR." is "ECR"."""
+    return [word.rstrip(".-'").removesuffix("'s") for word in _WORD.findall(text)]
+
+
+def _missing_name(names: set[str], words: frozenset[str]) -> bool:
+    """Whether the passages (their `words`, casefolded) leave out a thing the question names.
+    A question about "Azure App Service" or "a Windows update" is not answered by passages
+    that never say "Azure" or "Windows", however many of its other words ("deploy",
+    "service", "roll back") they share; stemming would even match "Windows" with a
+    "rollback window"."""
     for name in names:
-        forms = [name]
+        forms = [name.casefold()]
         if name.endswith("s") and name[:-1].isupper():
-            forms.append(name[:-1])  # "ECRs", "APIs"
-        if not any(
-            re.search(rf"(?<!{_WORD_CHARS}){re.escape(form.casefold())}(?!{_WORD_CHARS})", text)
-            for form in forms
-        ):
-            return False
-    return True
+            forms.append(name[:-1].casefold())  # "ECRs", "APIs"
+        if not any(form in words for form in forms):
+            return True
+    return False
 
 
 class ExtractiveAnswerer:
@@ -297,11 +291,24 @@ class ExtractiveAnswerer:
             (heading_terms[headings] | block_terms[block]) - terms
             for terms, (headings, block) in zip(own, around, strict=True)
         )
-        return _Passage(tuple(kept), tuple(sizes), {t: tuple(i) for t, i in where.items()}, context)
+        words = frozenset(w.casefold() for w in _words("\n".join((*base, text))))
+        return _Passage(
+            tuple(kept), tuple(sizes), {t: tuple(i) for t, i in where.items()}, context, words
+        )
 
     def _select(self, question: str, passages: Sequence[Hit]) -> list[str]:
         wanted = frozenset(self._encoder.query(question).indices)
-        if not wanted or not passages or not _names_found(question, passages, self._encoder):
+        if not wanted or not passages:
+            return []
+        split = []
+        for hit in passages:
+            chunk = hit.chunk
+            base = tuple(h for h in (chunk.title, *chunk.section.split(" > ")) if h)
+            split.append(self._split(chunk.text, is_markdown(chunk.document), base))
+        # Only in English does a capital inside a sentence mark a name (German capitalises
+        # every noun).
+        names = _names(question) if self._encoder.language == "english" else set()
+        if names and _missing_name(names, frozenset().union(*(p.words for p in split))):
             return []
         # A quote must share two of the question's terms (one if the question has one): a
         # sentence that merely repeats "deploy" does not answer "How do I deploy to Azure?".
@@ -310,10 +317,7 @@ class ExtractiveAnswerer:
         # sentence must hold one term itself.
         least = min(2, len(wanted))
         candidates: list[_Candidate] = []
-        for number, hit in enumerate(passages, start=1):
-            chunk = hit.chunk
-            base = tuple(h for h in (chunk.title, *chunk.section.split(" > ")) if h)
-            passage = self._split(chunk.text, is_markdown(chunk.document), base)
+        for number, passage in enumerate(split, start=1):
             shared: dict[int, set[int]] = {}
             for term in wanted:
                 for index in passage.where.get(term, ()):
