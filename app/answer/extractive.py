@@ -4,7 +4,9 @@ shares enough of the question's terms. It only ever repeats the documents' own w
 
 Terms are the BM25 encoder's (stemmed, stop words removed), the same ones retrieval uses,
 so "rotating keys" matches "rotate the key". A term is worth more when few of the candidate
-sentences contain it (inverse document frequency over the sentences at hand).
+sentences contain it (inverse document frequency over the sentences at hand). A sentence is
+read with the headings above it and the rest of its paragraph, which say what it is about;
+and a question naming something the passages never mention is not answered from them.
 """
 
 from __future__ import annotations
@@ -173,10 +175,10 @@ def _names(question: str) -> set[str]:
         words = sentence.split(None, 1)
         rest = words[1] if len(words) > 1 else ""
         found += _words(rest)
-    names = {w for w in found if w != "I" and not w.islower() and w[:1].isalpha()}
-    if 2 * len([w for w in found if not w.islower()]) > len(found):
+    capitals = [w for w in found if w[:1].isalpha() and not w.islower()]
+    if 2 * len(capitals) > len(found):
         return set()
-    return names
+    return set(capitals) - {"I"}
 
 
 def _words(text: str) -> list[str]:

@@ -109,6 +109,8 @@ def test_a_question_in_capitals_or_title_case_names_nothing() -> None:
     # Every word has a capital there: none of them is a name the passage must repeat.
     for question in ("HOW DO I ROLL BACK A RELEASE?", "How Do I Roll Back A Release?"):
         assert _answer(question, ROLLBACK).endswith("[1]"), question
+    # Numbers have no case: many of them do not make a question Title Case.
+    assert _answer("Do 5, 5, 5, 5 or 5 roll back an Azure update?", ROLLBACK) == NO_ANSWER
 
 
 def test_a_follow_ups_first_word_is_not_a_name() -> None:
