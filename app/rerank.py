@@ -9,7 +9,8 @@ a BEDROCK_RERANKING_MODEL configuration holding the model's ARN; the reply lists
 both actions for using Rerank directly with a list of sources).
 
 Candidates scoring below RERANK_MIN_SCORE are dropped; when none is left the question is
-answered "I don't know" without a model call.
+answered "I don't know" without a model call. Its default is uncalibrated (no real
+reranker's scores were measured): the README says how a team calibrates it.
 """
 
 from __future__ import annotations

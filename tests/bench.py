@@ -60,11 +60,11 @@ from app.store import open_store
 from tests import bench_ingest
 from tests.bench_app import BARE_PATH
 from tests.evaluation import (
-    UNSEEN_QUESTIONS,
     AnswerScore,
     RecallResult,
     answer_quality,
     load_labelled,
+    question_sets,
     recall_at_k,
 )
 from tests.servers import free_port, wait_until_answers
@@ -312,16 +312,11 @@ def recall(settings: Settings) -> RecallResult:
 
 
 def answers(settings: Settings) -> dict[str, AnswerScore]:
-    """The extractive answerer's quality on both question sets (docs/sample)."""
+    """The extractive answerer's quality on every question set (docs/sample)."""
     store = open_store(settings)
     try:
         retriever = build_retriever(settings, store)
-        return {
-            "labelled set (development)": answer_quality(retriever, load_labelled()),
-            "second set (never tuned on)": answer_quality(
-                retriever, load_labelled(UNSEEN_QUESTIONS)
-            ),
-        }
+        return {name: answer_quality(retriever, qs) for name, qs in question_sets().items()}
     finally:
         store.close()
 

@@ -8,8 +8,10 @@ Test and bench code: it lives with the tests, not in the package the image ships
   right only when it abstains. An abstention on an answerable question is *honest*: not
   right, not wrong. The issue's bar, "8/10-level", is (right + honest) / total >= 0.8.
 
-Two sets: `labelled_questions.json` for development (the answerer was tuned on it) and
-`unseen_questions.json`, written before it was first run and never tuned on (issue 14).
+Development sets (the answerer is tuned on them): `labelled_questions.json`,
+`development_questions.json` and `off_topic_questions.json`. The held-out set,
+`held_out_questions.json`, was written from the documents and committed before it was first
+run; it is never tuned on, and its score is only measured (issue 14).
 """
 
 from __future__ import annotations
@@ -27,21 +29,24 @@ from app.retrieval import Retriever
 from app.store.base import Mode
 
 __all__ = [
+    "DEVELOPMENT_QUESTIONS",
+    "HELD_OUT_QUESTIONS",
     "LABELLED_QUESTIONS",
     "OFF_TOPIC_QUESTIONS",
-    "UNSEEN_QUESTIONS",
     "AnswerScore",
     "LabelledQuestion",
     "RecallResult",
     "answer_quality",
     "load_labelled",
     "load_off_topic",
+    "question_sets",
     "recall_at_k",
 ]
 
 DATA = Path(__file__).resolve().parent / "app" / "data"
 LABELLED_QUESTIONS = DATA / "labelled_questions.json"
-UNSEEN_QUESTIONS = DATA / "unseen_questions.json"
+DEVELOPMENT_QUESTIONS = DATA / "development_questions.json"
+HELD_OUT_QUESTIONS = DATA / "held_out_questions.json"
 OFF_TOPIC_QUESTIONS = DATA / "off_topic_questions.json"
 _CITATION = re.compile(r"\[(\d+)\]")
 
@@ -111,6 +116,17 @@ def load_labelled(path: Path = LABELLED_QUESTIONS) -> list[LabelledQuestion]:
 
 def load_off_topic(path: Path = OFF_TOPIC_QUESTIONS) -> list[str]:
     return list(json.loads(path.read_text())["questions"])
+
+
+def question_sets() -> dict[str, list[LabelledQuestion]]:
+    """Every set `make bench` scores, by the name it prints: the development sets, then the
+    held-out one."""
+    return {
+        "labelled set (development)": load_labelled(),
+        "second set (development)": load_labelled(DEVELOPMENT_QUESTIONS),
+        "off-topic set (development)": [LabelledQuestion(q, "") for q in load_off_topic()],
+        "held-out set (never tuned on)": load_labelled(HELD_OUT_QUESTIONS),
+    }
 
 
 def recall_at_k(

@@ -91,14 +91,16 @@ async def _retrieve(services: Services, body: AskRequest, query: str) -> Retriev
     )
 
 
-def _outcome(stop_reason: str, checked: Checked, query: str) -> dict[str, object]:
-    """The fields /ask's response and the stream's `done` share."""
+def _outcome(request: Request, stop_reason: str, checked: Checked, query: str) -> dict[str, object]:
+    """The fields /ask's response and the stream's `done` share; how the answer ended goes in
+    the request's log line too (app.api.middleware)."""
+    ended = {"stop_reason": stop_reason, "truncated": stop_reason in TRUNCATED}
+    ended["blocked"] = stop_reason in BLOCKED
+    request.scope["state"].update(ended)
     return {
         "cited": checked.cited,
         "citations_removed": checked.removed,
-        "stop_reason": stop_reason,
-        "truncated": stop_reason in TRUNCATED,
-        "blocked": stop_reason in BLOCKED,
+        **ended,
         "search_query": query,
     }
 
@@ -119,7 +121,7 @@ async def post_ask(*, body: AskRequest, request: Request) -> Response:
     response = AskResponse(
         answer=checked.text,
         sources=sources(hits),
-        **_outcome(answer.stop_reason, checked, asked.query),  # type: ignore[arg-type]
+        **_outcome(request, answer.stop_reason, checked, asked.query),  # type: ignore[arg-type]
         model=services.answerer.model,
         mode=retrieved.mode,
         usage=usage(answer.usage),
@@ -177,7 +179,7 @@ async def _events(
                 if checked.text:
                     yield event("delta", {"text": checked.text})
                 final = StreamDone(
-                    **_outcome(item.stop_reason, checked, asked.query),  # type: ignore[arg-type]
+                    **_outcome(request, item.stop_reason, checked, asked.query),  # type: ignore[arg-type]
                     usage=usage(item.usage),
                     model=answerer.model,
                     mode=retrieved.mode,

@@ -88,7 +88,8 @@ class RequestMiddleware:
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 **{f"{name}_ms": value for name, value in timings.items()},
             }
-            for key in ("error", "model", "hits"):
+            # How the answer ended (app.api.ask): the same values as the response's fields.
+            for key in ("error", "model", "hits", "stop_reason", "truncated", "blocked"):
                 if key in state:
                     fields[key] = state[key]
             _log.info("request", extra={"fields": fields})

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from tests import bench
+from tests.evaluation import question_sets
 
 
 def test_bench_runs_end_to_end_and_prints_every_figure(capsys: pytest.CaptureFixture[str]) -> None:
@@ -36,7 +37,7 @@ def test_bench_runs_end_to_end_and_prints_every_figure(capsys: pytest.CaptureFix
     for label in ("ingestion", "start to /ready", "peak RSS", "recall@4, BM25 (docs/sample only)"):
         assert label in out
     assert re.search(r"recall@4, BM25 \(docs/sample only\) +\d\.\d\d \(\d+/\d+\)", out)
-    for name in ("labelled set (development)", "second set (never tuned on)"):
+    for name in question_sets():
         assert re.search(
             rf"answers, {re.escape(name)} +\d\.\d\d \(\d+ right, \d+ abstained, \d+ wrong of \d+\)",
             out,
