@@ -279,7 +279,10 @@ async def _load(
             done_at.append(time.perf_counter())  # a response of the steady flow, untimed
 
         warm_ups = [asyncio.ensure_future(warm(slot)) for slot in range(concurrency)]
-        await asyncio.sleep(spread_s)  # every connection has a request outstanding from here
+        if spread_s:
+            await asyncio.sleep(spread_s)  # every connection has a request outstanding now
+        else:  # all at once: the clock starts once the burst has been answered
+            await asyncio.gather(*warm_ups)
         started = time.perf_counter()
         deadline = started + limit_s
 
@@ -311,7 +314,8 @@ async def _load(
         window_end = min(stopped)
         counted = sum(1 for t in done_at if started <= t <= window_end)
         if window_end - started < 0.5 or counted == 0:  # too short a window: all of it
-            window_end, counted = max(stopped), len(done_at)
+            window_end = max(stopped)
+            counted = sum(1 for t in done_at if t >= started)
     finally:
         for connection in connections:
             connection.close()

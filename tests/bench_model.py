@@ -2,8 +2,10 @@
 
 `tests.bedrock_standin` runs as its own process (Converse after 1.0 s; ConverseStream's first
 token after 0.5 s, then 20 deltas over 2 s; Titan InvokeModel after 50 ms), and the service
-(`tests.bench_app`, a real uvicorn process) is pointed at it with
-AWS_ENDPOINT_URL_BEDROCK_RUNTIME and dummy credentials. 200 connections ask at once:
+(`python -m tests.bench_app`: the image's launcher `app.server`, as its own process) is
+pointed at it with AWS_ENDPOINT_URL_BEDROCK_RUNTIME and dummy credentials. 200 connections
+ask, started one model time apart in all (`tests.bench.load`'s `spread_s`: a burst of 200
+in the same millisecond every round would measure the burst):
 
 - /ask and /ask/stream on a BM25-only store (the question goes to the model only);
 - the same with Titan embeddings on (a store ingested through the stand-in, so each question
