@@ -1,6 +1,6 @@
 """The server `make bench` loads: the service as `make run` serves it, plus one endpoint that
 does nothing (the baseline). Kept apart from tests/bench.py so that the server process
-imports no more than `uvicorn app.main:app` would, and its start-up time stays honest.
+imports no more than `python -m app.server` would, and its start-up time stays honest.
 
     python -m tests.bench_app [--host H] [--port P]    (settings from the environment)
 
