@@ -42,6 +42,7 @@ import json
 import logging
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -281,7 +282,9 @@ def config(
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, app_factory: Callable[[], Any] | None = None) -> int:
+    """`app_factory`: the app to serve instead of `app.main:app` (the bench adds one route to
+    it), with the same flags, bounds and shutdown."""
     parser = argparse.ArgumentParser(prog="python -m app.server", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
@@ -289,7 +292,10 @@ def main(argv: list[str] | None = None) -> int:
         "--proxy-headers", action="store_true", help="trust X-Forwarded-* from FORWARDED_ALLOW_IPS"
     )
     args = parser.parse_args(argv)
-    from app.main import app  # reads and checks the settings: exits 1 with one line if bad
+    if app_factory is None:
+        from app.main import app  # reads and checks the settings: exits 1 with one line if bad
+    else:
+        app = app_factory()
 
     settings: Settings = app.state.settings
     server = _Server(

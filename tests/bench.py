@@ -8,9 +8,10 @@ What it does, all on 127.0.0.1 and in a temporary folder:
 1. ingests docs/sample, then N synthetic single-chunk texts (words drawn from docs/sample),
    into an embedded store; ingestion chunks/s is that second part, through the pipeline's
    own `ingest_texts`;
-2. starts `uvicorn tests.bench_app:bench_app` as a real subprocess (the service with the
-   extractive answerer, plus one bare FastAPI endpoint mounted only for the bench) three
-   times, and times process start to the first `/ready` 200;
+2. starts `python -m tests.bench_app` as a real subprocess (the launcher `app.server` the
+   image runs, serving the service with the extractive answerer plus one bare FastAPI
+   endpoint mounted only for the bench) three times, and times process start to the first
+   `/ready` 200;
 3. sends `/ask` and the bare endpoint the same POSTs (the labelled questions) at concurrency
    1 and 32, each run bounded by a request count and a time limit, and prints p50/p95/p99
    and requests/s;
@@ -111,18 +112,26 @@ class Run:
     # and how many 200s ended without a `done` event.
     first_delta_ms: list[float] = field(default_factory=list)
     incomplete: int = 0
+    # Responses that arrived within `seconds`, the window in which every connection had a
+    # request outstanding (None: all of `latencies_ms`).
+    counted: int | None = None
 
     @property
     def rps(self) -> float:
-        return len(self.latencies_ms) / self.seconds if self.seconds else 0.0
+        count = len(self.latencies_ms) if self.counted is None else self.counted
+        return count / self.seconds if self.seconds else 0.0
 
     def __add__(self, other: Run) -> Run:
+        counted = (
+            None if self.counted is None or other.counted is None else self.counted + other.counted
+        )
         return Run(
             self.latencies_ms + other.latencies_ms,
             self.seconds + other.seconds,
             self.errors + other.errors,
             self.first_delta_ms + other.first_delta_ms,
             self.incomplete + other.incomplete,
+            counted,
         )
 
     def pct(self, q: float, values: list[float] | None = None) -> float:
@@ -131,6 +140,11 @@ class Run:
             return math.nan
         ordered = sorted(values)
         return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+# A response that has not arrived after this long counts as an error (and its connection is
+# replaced), so that a lost response cannot hang the bench.
+REQUEST_TIMEOUT_S = 60.0
 
 
 class _Connection(asyncio.Protocol):
@@ -145,6 +159,7 @@ class _Connection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self._transport: asyncio.Transport | None = None
         self._waiter: asyncio.Future[int] | None = None
+        self.closed = False
         self.sent_at = 0.0
         self.first_delta_at: float | None = None
         self.done_seen = False
@@ -154,7 +169,10 @@ class _Connection(asyncio.Protocol):
         self._transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        self._parser.feed_data(data)
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(exc)
 
     def on_body(self, body: bytes) -> None:  # httptools callback
         seen = self._tail + body
@@ -165,12 +183,20 @@ class _Connection(asyncio.Protocol):
         self._tail = seen[-16:]
 
     def on_message_complete(self) -> None:  # httptools callback
+        if not self._parser.should_keep_alive():  # `Connection: close`, or HTTP/1.0
+            self.closed = True
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(self._parser.get_status_code())
 
     def connection_lost(self, exc: Exception | None) -> None:
+        # The server may close an idle keep-alive connection at any time (HTTP/1.1 allows
+        # it): the next send() then needs a new connection, not a write into a closed one.
+        self.closed = True
+        self._fail(exc or ConnectionError("the server closed the connection"))
+
+    def _fail(self, exc: Exception) -> None:
         if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_exception(exc or ConnectionError("the server closed the connection"))
+            self._waiter.set_exception(exc)
 
     async def send(self, request: bytes) -> int:
         assert self._transport is not None
@@ -182,9 +208,10 @@ class _Connection(asyncio.Protocol):
             b"",
         )
         self._transport.write(request)
-        return await self._waiter
+        return await asyncio.wait_for(self._waiter, REQUEST_TIMEOUT_S)
 
     def close(self) -> None:
+        self.closed = True
         if self._transport is not None:
             self._transport.close()
 
@@ -201,6 +228,13 @@ def _requests(port: int, path: str, bodies: Sequence[dict[str, object]]) -> list
     return out
 
 
+async def _connect(port: int) -> _Connection:
+    _, connection = await asyncio.get_running_loop().create_connection(
+        _Connection, "127.0.0.1", port
+    )
+    return connection
+
+
 async def _load(
     port: int,
     path: str,
@@ -209,47 +243,83 @@ async def _load(
     concurrency: int,
     requests: int,
     limit_s: float,
+    spread_s: float = 0.0,
 ) -> Run:
     stream = path.endswith("/stream")
-    loop = asyncio.get_running_loop()
     raw = _requests(port, path, bodies)
-    connections = [
-        (await loop.create_connection(_Connection, "127.0.0.1", port))[1]
-        for _ in range(concurrency)
-    ]
+    connections = [await _connect(port) for _ in range(concurrency)]
     latencies: list[float] = []
+    done_at: list[float] = []
     first_delta: list[float] = []
     errors = incomplete = 0
     sent = 0
+    stopped: list[float] = []  # when each worker ran out of requests or time
+
+    async def exchange(slot: int, request: bytes) -> int | None:
+        """The status of `request` on connection `slot`, or None when the connection broke
+        or the response never came; a broken one is replaced."""
+        if connections[slot].closed:
+            connections[slot] = await _connect(port)
+        try:
+            return await connections[slot].send(request)
+        except (OSError, TimeoutError, httptools.HttpParserError):
+            connections[slot].close()
+            return None
+
     try:
-        # Warm-up: one request on every connection, all at once (one after another would take
-        # a slow model's time per connection).
-        await asyncio.gather(*(c.send(raw[i % len(raw)]) for i, c in enumerate(connections)))
+        # Warm-up: one request on every connection. With `spread_s` the connections start
+        # spread_s / concurrency apart and keep that offset: `concurrency` users whose
+        # questions do not all arrive in the same millisecond. Without it all start at
+        # once, and with a model of fixed latency they stay in step: every round is then a
+        # burst of `concurrency` requests, each waiting for the server's CPU for all those
+        # ahead of it, which measures the burst rather than `concurrency` in flight.
+        async def warm(slot: int) -> None:
+            await asyncio.sleep(slot * spread_s / concurrency)
+            await exchange(slot, raw[slot % len(raw)])
+            done_at.append(time.perf_counter())  # a response of the steady flow, untimed
+
+        warm_ups = [asyncio.ensure_future(warm(slot)) for slot in range(concurrency)]
+        if spread_s:
+            await asyncio.sleep(spread_s)  # every connection has a request outstanding now
+        else:  # all at once: the clock starts once the burst has been answered
+            await asyncio.gather(*warm_ups)
         started = time.perf_counter()
         deadline = started + limit_s
 
-        async def worker(connection: _Connection) -> None:
+        async def worker(slot: int) -> None:
             nonlocal sent, errors, incomplete
+            await warm_ups[slot]
             while sent < requests and time.perf_counter() < deadline:
                 request = raw[sent % len(raw)]
                 sent += 1
                 t0 = time.perf_counter()
-                status = await connection.send(request)
-                if status != 200:
+                status = await exchange(slot, request)
+                if status != 200:  # None: the connection broke or timed out
                     errors += 1
                     continue
                 latencies.append((time.perf_counter() - t0) * 1000)
+                done_at.append(time.perf_counter())
                 if stream:
+                    connection = connections[slot]
                     if connection.first_delta_at is not None:
                         first_delta.append((connection.first_delta_at - t0) * 1000)
                     incomplete += not connection.done_seen
+            stopped.append(time.perf_counter())
 
-        await asyncio.gather(*(worker(c) for c in connections))
-        seconds = time.perf_counter() - started
+        await asyncio.gather(*(worker(slot) for slot in range(concurrency)))
+        # Throughput over the window in which every connection had a request outstanding:
+        # from the start (all warm-ups sent) until the first one ran out of work (fewer are
+        # in flight after it). Every response in the window counts, warm-ups too: they are
+        # part of the same flow.
+        window_end = min(stopped)
+        counted = sum(1 for t in done_at if started <= t <= window_end)
+        if window_end - started < 0.5 or counted == 0:  # too short a window: all of it
+            window_end = max(stopped)
+            counted = sum(1 for t in done_at if t >= started)
     finally:
         for connection in connections:
             connection.close()
-    return Run(latencies, seconds, errors, first_delta, incomplete)
+    return Run(latencies, window_end - started, errors, first_delta, incomplete, counted)
 
 
 def load(
@@ -260,10 +330,20 @@ def load(
     concurrency: int,
     requests: int,
     limit_s: float,
+    spread_s: float = 0.0,
 ) -> Run:
     """`requests` POSTs of `bodies` (in turn) from `concurrency` connections, or fewer if
-    `limit_s` runs out first. Only loopback: the port is the bench's own server."""
-    run = _load(port, path, bodies, concurrency=concurrency, requests=requests, limit_s=limit_s)
+    `limit_s` runs out first; the connections start `spread_s` apart in all (see `_load`).
+    Only loopback: the port is the bench's own server."""
+    run = _load(
+        port,
+        path,
+        bodies,
+        concurrency=concurrency,
+        requests=requests,
+        limit_s=limit_s,
+        spread_s=spread_s,
+    )
     if uvloop is not None:
         return uvloop.run(run)
     return asyncio.run(run)
@@ -329,17 +409,15 @@ class Server:
 
 
 def start_server(store_path: Path, log: Path, extra_env: dict[str, str] | None = None) -> Server:
-    """`uvicorn tests.bench_app:bench_app` as its own process; returns once /ready answers 200.
+    """`python -m tests.bench_app` (the launcher `app.server` serving the bench's app) as its
+    own process; returns once /ready answers 200.
     The embedded store, and the extractive answerer unless `extra_env` configures Bedrock."""
     port = free_port()
     env = {**os.environ, "QDRANT_PATH": str(store_path)}
     for name in ("QDRANT_URL", "BEDROCK_MODEL_ID", "BEDROCK_EMBEDDING_MODEL_ID"):
         env.pop(name, None)
     env.update(extra_env or {})
-    command = [
-        sys.executable, "-m", "uvicorn", "tests.bench_app:bench_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-    ]  # fmt: skip
+    command = [sys.executable, "-m", "tests.bench_app", "--host", "127.0.0.1", "--port", str(port)]
     with log.open("ab") as out:
         started = time.perf_counter()
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)

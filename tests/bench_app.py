@@ -1,15 +1,21 @@
 """The server `make bench` loads: the service as `make run` serves it, plus one endpoint that
 does nothing (the baseline). Kept apart from tests/bench.py so that the server process
-imports no more than `uvicorn app.main:app` would, and its start-up time stays honest.
+imports no more than `python -m app.server` would, and its start-up time stays honest.
 
-    uvicorn tests.bench_app:bench_app --factory    (settings from the environment)
+    python -m tests.bench_app [--host H] [--port P]    (settings from the environment)
+
+It is served by `app.server.main`, the launcher the image and `make run` use, so the bench
+measures the same protocol class, bounds and loop as production.
 """
 
 from __future__ import annotations
 
+import sys
+
 from fastapi import FastAPI
 
 from app.main import create_app
+from app.server import main
 
 BARE_PATH = "/_bench/bare"
 
@@ -22,3 +28,7 @@ def bench_app() -> FastAPI:
         return {"answer": ""}
 
     return app
+
+
+if __name__ == "__main__":
+    sys.exit(main(app_factory=bench_app))

@@ -2,8 +2,10 @@
 
 `tests.bedrock_standin` runs as its own process (Converse after 1.0 s; ConverseStream's first
 token after 0.5 s, then 20 deltas over 2 s; Titan InvokeModel after 50 ms), and the service
-(`tests.bench_app`, a real uvicorn process) is pointed at it with
-AWS_ENDPOINT_URL_BEDROCK_RUNTIME and dummy credentials. 200 connections ask at once:
+(`python -m tests.bench_app`: the image's launcher `app.server`, as its own process) is
+pointed at it with AWS_ENDPOINT_URL_BEDROCK_RUNTIME and dummy credentials. 200 connections
+ask, started one model time apart in all (`tests.bench.load`'s `spread_s`: a burst of 200
+in the same millisecond every round would measure the burst):
 
 - /ask and /ask/stream on a BM25-only store (the question goes to the model only);
 - the same with Titan embeddings on (a store ingested through the stand-in, so each question
@@ -18,6 +20,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -78,8 +81,14 @@ def _aws_env(endpoint: str, tmp: Path) -> dict[str, str]:
     }
 
 
+@dataclass
+class _Standin:
+    url: str
+    pid: int
+
+
 @contextmanager
-def _standin(root: Path, log: Path) -> Iterator[str]:
+def _standin(root: Path, log: Path) -> Iterator[_Standin]:
     port = free_port()
     command = [sys.executable, "-m", "tests.bedrock_standin", "--port", str(port)]
     with log.open("ab") as out:
@@ -87,7 +96,7 @@ def _standin(root: Path, log: Path) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_answers(f"{url}/stats", process, timeout=15, status=200)
-        yield url
+        yield _Standin(url, process.pid)
     finally:
         process.terminate()
         process.wait(10)
@@ -143,7 +152,8 @@ def measure_model(
     generator and server start-up are passed in, so that both parts measure alike)."""
     figures: list[Figure] = []
     log = tmp / "model-bench.log"
-    with _standin(root, log) as url:
+    with _standin(root, log) as standin:
+        url = standin.url
         env = _aws_env(url, tmp)
         titan_store = _titan_store(tmp, env)
         scenarios = [
@@ -162,10 +172,11 @@ def measure_model(
         ]
         for label, store, server_env, embed_s in scenarios:
             server = start_server(store, log, server_env)
+            pids = (server.process.pid, standin.pid)
             try:
                 idle = _vm_rss_mb(server.process.pid)
                 _stats(url, reset=True)
-                cpu = _cpu_s(server.process.pid)
+                cpu = _Cpu.now(*pids)
                 ask = load(
                     server.port,
                     "/ask",
@@ -173,11 +184,12 @@ def measure_model(
                     concurrency=CONCURRENCY,
                     requests=requests,
                     limit_s=limit_s,
+                    spread_s=TIMING.converse_s + embed_s,
                 )
+                cpu_ask = _Cpu.now(*pids) - cpu
                 peaks = _stats(url)["peak"]
-                cpu_ask = _cpu_s(server.process.pid) - cpu
                 peak_rss = _peak_rss(server.process.pid)
-                cpu = _cpu_s(server.process.pid)
+                cpu = _Cpu.now(*pids)
                 stream = load(
                     server.port,
                     "/ask/stream",
@@ -185,15 +197,16 @@ def measure_model(
                     concurrency=CONCURRENCY,
                     requests=requests // 2,
                     limit_s=limit_s,
+                    spread_s=TIMING.first_token_s + TIMING.stream_s + embed_s,
                 )
-                cpu_stream = _cpu_s(server.process.pid) - cpu
+                cpu_stream = _Cpu.now(*pids) - cpu
                 peak_rss = max(peak_rss or 0.0, _peak_rss(server.process.pid) or 0.0)
             finally:
                 stop(server.process)
             figures += _ask_figures(label, ask, peaks, embed_s, describe)
-            figures.append(_cpu_figure(f"  server CPU per /ask{label}", cpu_ask, ask))
+            figures += cpu_ask.figures(f"/ask{label}", ask)
             figures += _stream_figures(label, stream, embed_s, describe)
-            figures.append(_cpu_figure(f"  server CPU per stream{label}", cpu_stream, stream))
+            figures += cpu_stream.figures(f"stream{label}", stream)
             if idle is not None and peak_rss:
                 per = (peak_rss - idle) / CONCURRENCY
                 figures.append(
@@ -207,10 +220,48 @@ def measure_model(
     return figures
 
 
-def _cpu_figure(name: str, seconds: float, run: Any) -> Figure:
-    """What the machine's cores bound: ms of the server's CPU per request (warm-up included)."""
-    count = len(run.latencies_ms) + run.errors + CONCURRENCY
-    return Figure(name, f"{seconds * 1000 / count:.2f} ms")
+@dataclass(frozen=True)
+class _Cpu:
+    """CPU seconds of the three processes that share the machine's cores during a run: the
+    server, the stand-in model and this process (the load generator, which does nothing else
+    meanwhile), and the wall-clock seconds they were measured over."""
+
+    server: float
+    standin: float
+    client: float
+    wall: float
+
+    @classmethod
+    def now(cls, server_pid: int, standin_pid: int) -> _Cpu:
+        return cls(_cpu_s(server_pid), _cpu_s(standin_pid), time.process_time(), time.monotonic())
+
+    def __sub__(self, other: _Cpu) -> _Cpu:
+        return _Cpu(
+            self.server - other.server,
+            self.standin - other.standin,
+            self.client - other.client,
+            self.wall - other.wall,
+        )
+
+    def figures(self, what: str, run: Any) -> list[Figure]:
+        """ms of each process's CPU per request (warm-up included), and how busy the cores
+        were: a run whose processes kept the cores busy measures the machine, not the
+        server (the server's own ms per request is the load-independent figure)."""
+        count = len(run.latencies_ms) + run.errors + CONCURRENCY
+        per = {name: seconds * 1000 / count for name, seconds in self._by_process().items()}
+        busy = sum(self._by_process().values()) / self.wall if self.wall else 0.0
+        cores = os.cpu_count() or 1
+        return [
+            Figure(f"  server CPU per {what}", f"{per['server']:.2f} ms"),
+            Figure(
+                "  stand-in, load generator CPU",
+                f"{per['standin']:.2f} ms, {per['client']:.2f} ms per request",
+            ),
+            Figure("  cores busy (these three)", f"{busy:.2f} of {cores}"),
+        ]
+
+    def _by_process(self) -> dict[str, float]:
+        return {"server": self.server, "standin": self.standin, "client": self.client}
 
 
 def _peak_rss(pid: int) -> float | None:
