@@ -259,10 +259,7 @@ def _parser() -> argparse.ArgumentParser:
         default=scan_gate.DEFAULT_ALLOWLIST,
         help=f"scan policy, Trivy's ignore file ({scan_gate.DEFAULT_ALLOWLIST})",
     )
-    parser.add_argument(
-        "--latency-budget-ms", type=float, default=5000.0, help="smoke /ask budget (5000)"
-    )
-    smoke.question_argument(parser)
+    smoke.smoke_arguments(parser)
     parser.add_argument(
         "--poll-seconds", type=float, default=10.0, help="how often to ask ECS (default 10)"
     )
