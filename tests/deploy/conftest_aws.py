@@ -24,8 +24,8 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from _fake_gateway import Behaviour, build
 
+from tests.deploy._fake_gateway import Behaviour, build
 from tests.servers import free_port, serve, wait_until_answers
 
 REGION = "eu-west-1"

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import plan_data
 import pytest
-from github_fake import TOKEN, FakeGitHub, environ, serve
 
 from deploy import drift_issue
+from tests.deploy import plan_data
+from tests.deploy.github_fake import TOKEN, FakeGitHub, environ, serve
 
 RUN_URL = "https://github.com/acme/qa-service/actions/runs/99"
 MARKER = "<!-- qa-service:drift:prod -->"
