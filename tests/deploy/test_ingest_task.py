@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from deploy import ingest
-from tests.deploy.conftest_aws import (
+from tests.deploy.aws_stack import (
     CLUSTER,
     NEXT_SHA,
     SERVICE,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from deploy import _ecs, rollout
-from tests.deploy.conftest_aws import (
+from tests.deploy.aws_stack import (
     CLUSTER,
     NEXT_SHA,
     SERVICE,

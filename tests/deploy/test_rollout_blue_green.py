@@ -13,7 +13,7 @@ import pytest
 
 from deploy import rollout, smoke_hook
 from tests.deploy._revision_service import revision_service
-from tests.deploy.conftest_aws import (
+from tests.deploy.aws_stack import (
     CLUSTER,
     NEXT_SHA,
     REGION,

@@ -9,7 +9,7 @@ import pytest
 
 from deploy import scan_gate
 from deploy.scan_gate import AllowEntry, Image
-from tests.deploy.conftest_aws import (
+from tests.deploy.aws_stack import (
     NEXT_SHA,
     REPOSITORY,
     Stack,

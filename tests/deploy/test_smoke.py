@@ -12,7 +12,7 @@ from app.config import Settings
 from app.main import create_app
 from deploy import smoke
 from deploy.smoke import SmokeFailedError
-from tests.deploy.conftest_aws import SMOKE_KEY, Gateway, Stack
+from tests.deploy.aws_stack import SMOKE_KEY, Gateway, Stack
 from tests.servers import free_port, sample_settings, serve
 
 

@@ -18,7 +18,7 @@ import pytest
 from deploy import smoke_hook
 from deploy.smoke_hook import ATTEMPT_KEY, HookSettings, respond
 from tests.deploy._revision_service import revision_service
-from tests.deploy.conftest_aws import Gateway
+from tests.deploy.aws_stack import Gateway
 from tests.servers import silent_port
 
 REPO = Path(__file__).resolve().parents[2]
