@@ -55,14 +55,21 @@ class Bm25Encoder:
     """BM25 (k=1.2, b=0.75, the language's stemmer and stop words) shared by ingestion and
     queries; both must use the collection's language (BM25_LANGUAGE, checked by the store)."""
 
-    def __init__(self, *, language: str = "english", average_words: float = 200.0) -> None:
+    # No defaults: the language and the average length are settings (BM25_LANGUAGE, and
+    # CHUNK_TOKENS through chunk_size), so every encoder comes from `from_settings`.
+    def __init__(self, *, language: str, average_words: float) -> None:
         self.language = language
+        self.average_words = average_words
         self._model = qdrant_edge.Bm25(
             qdrant_edge.Bm25Config(avg_len=average_words, language=language)
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Bm25Encoder:
+    def from_settings(cls, settings: Settings | None = None) -> Bm25Encoder:
+        """`None`: the settings' defaults, without reading the environment (a Retriever or
+        ExtractiveAnswerer built without an encoder)."""
+        if settings is None:
+            settings = Settings.model_construct()
         return cls(
             language=settings.BM25_LANGUAGE, average_words=chunk_size(settings).average_words
         )

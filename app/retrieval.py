@@ -163,7 +163,7 @@ class Retriever:
         min_coverage: float = 0.5,
     ) -> None:
         self.store = store
-        self.sparse = sparse or Bm25Encoder()
+        self.sparse = sparse or Bm25Encoder.from_settings()
         self.dense = dense
         self.reranker = reranker
         self.floor = LexicalFloor(self.sparse, min_coverage)

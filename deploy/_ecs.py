@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
     from mypy_boto3_ecr.type_defs import ImageIdentifierTypeDef
     from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_ecs.type_defs import ServiceTypeDef
 
 __all__ = [
     "Deployment",
@@ -101,8 +102,7 @@ def container_for(
     return matches[0]
 
 
-def current_task_definition(ecs: ECSClient, cluster: str, service: str) -> str:
-    """The ARN the service runs now: the rollback target."""
+def _active_service(ecs: ECSClient, cluster: str, service: str) -> ServiceTypeDef:
     with aws_call(f"describe_services for {cluster}/{service}"):
         response = ecs.describe_services(cluster=cluster, services=[service])
     services = [s for s in response.get("services", []) if s.get("status") == "ACTIVE"]
@@ -110,20 +110,19 @@ def current_task_definition(ecs: ECSClient, cluster: str, service: str) -> str:
         raise DeployError(
             f"ECS service {service} is not active in cluster {cluster}; apply terraform/ first."
         )
-    return services[0]["taskDefinition"]
+    return services[0]
+
+
+def current_task_definition(ecs: ECSClient, cluster: str, service: str) -> str:
+    """The ARN the service runs now: the rollback target."""
+    return _active_service(ecs, cluster, service)["taskDefinition"]
 
 
 def service_strategy(ecs: ECSClient, cluster: str, service: str) -> str:
     """ROLLING or BLUE_GREEN (or another strategy ECS adds): how ECS deploys this service.
     Terraform sets it per environment (`deployment_strategy`); ECS's default is ROLLING."""
-    with aws_call(f"describe_services for {cluster}/{service}"):
-        response = ecs.describe_services(cluster=cluster, services=[service])
-    services = [s for s in response.get("services", []) if s.get("status") == "ACTIVE"]
-    if not services:
-        raise DeployError(
-            f"ECS service {service} is not active in cluster {cluster}; apply terraform/ first."
-        )
-    return str(services[0].get("deploymentConfiguration", {}).get("strategy") or "ROLLING")
+    configuration = _active_service(ecs, cluster, service).get("deploymentConfiguration", {})
+    return str(configuration.get("strategy") or "ROLLING")
 
 
 def register_with_image(

@@ -11,12 +11,13 @@ otherwise the whole match is replaced.
 
 from __future__ import annotations
 
+import argparse
 import re
 from collections.abc import Iterable, Sequence
 
 from deploy._cli import ConfigError
 
-__all__ = ["DEFAULT_PATTERNS", "REDACTED", "Redactor", "compile_patterns"]
+__all__ = ["DEFAULT_PATTERNS", "REDACTED", "Redactor", "compile_patterns", "redact_argument"]
 
 REDACTED = "(redacted)"
 
@@ -79,3 +80,15 @@ def _replacement(match: re.Match[str]) -> str:
         text = match.group(0)
         return text[: start - whole_start] + REDACTED + text[end - whole_start :]
     return REDACTED
+
+
+def redact_argument(parser: argparse.ArgumentParser) -> None:
+    """--redact-pattern, as every tool that posts a plan takes it (read by compile_patterns)."""
+    parser.add_argument(
+        "--redact-pattern",
+        action="append",
+        default=[],
+        metavar="REGEX",
+        help="extra pattern to hide (added to the defaults; a group named `secret` limits "
+        "the replacement to that group)",
+    )

@@ -36,7 +36,7 @@ from pathlib import Path
 from deploy._cli import EXIT_OK, environment_name, run, write_step_summary
 from deploy._github import GitHub, GitHubContext
 from deploy._plan import load_plan, load_plan_text
-from deploy._redact import Redactor, compile_patterns
+from deploy._redact import Redactor, compile_patterns, redact_argument
 from deploy._render import plan_markdown
 
 __all__ = ["LABEL", "main", "marker"]
@@ -60,13 +60,7 @@ def _parser() -> argparse.ArgumentParser:
         "--plan-text", type=Path, help="`terraform show -no-color` of the same plan file"
     )
     parser.add_argument("--run-url", help="link to the workflow run that found the drift")
-    parser.add_argument(
-        "--redact-pattern",
-        action="append",
-        default=[],
-        metavar="REGEX",
-        help="extra pattern to hide (added to the defaults)",
-    )
+    redact_argument(parser)
     return parser
 
 

@@ -40,7 +40,7 @@ from pathlib import Path
 from deploy._cli import EXIT_FAILED, EXIT_OK, ConfigError, environment_name, run, write_step_summary
 from deploy._github import GitHub, GitHubContext, GitHubError, pr_number
 from deploy._plan import load_plan, load_plan_text
-from deploy._redact import Redactor, compile_patterns
+from deploy._redact import Redactor, compile_patterns, redact_argument
 from deploy._render import failed_markdown, fork_markdown, plan_markdown
 
 __all__ = ["main", "marker"]
@@ -68,14 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--fork", action="store_true", help="fork PR: say the plan cannot run")
     parser.add_argument("--log", type=Path, help="with --failed: the captured plan output")
     parser.add_argument("--run-url", help="link to the workflow run (full log, full plan)")
-    parser.add_argument(
-        "--redact-pattern",
-        action="append",
-        default=[],
-        metavar="REGEX",
-        help="extra pattern to hide (added to the defaults; a group named `secret` limits "
-        "the replacement to that group)",
-    )
+    redact_argument(parser)
     parser.add_argument("--print", action="store_true", help="print the body instead of posting it")
     return parser
 

@@ -259,10 +259,7 @@ def _parser() -> argparse.ArgumentParser:
         default=scan_gate.DEFAULT_ALLOWLIST,
         help=f"scan policy, Trivy's ignore file ({scan_gate.DEFAULT_ALLOWLIST})",
     )
-    parser.add_argument(
-        "--latency-budget-ms", type=float, default=5000.0, help="smoke /ask budget (5000)"
-    )
-    smoke.question_argument(parser)
+    smoke.smoke_arguments(parser)
     parser.add_argument(
         "--poll-seconds", type=float, default=10.0, help="how often to ask ECS (default 10)"
     )
@@ -399,14 +396,7 @@ def _rollout(args: argparse.Namespace) -> int:
                 "pushed to ECR (Terraform's first revision), so fix forward."
             ) from exc
         print(f"rolling back to {report.old_arn}: {exc}")
-        rolled_back = _put_back(ecs, args, report)
-        report.next_steps = _next_steps_after(report, failed_smoke, rolled_back)
-        finish("failed, rolled back" if rolled_back else "failed, ROLLBACK FAILED")
-        state = "was put back" if rolled_back else "could NOT be put back"
-        raise RolloutFailedError(
-            f"{report.action.lower()} of {sha} failed ({str(exc).rstrip('.')}); "
-            f"the previous task definition {report.old_arn} {state}."
-        ) from exc
+        raise _roll_back(ecs, args, report, finish, str(exc), failed_smoke=failed_smoke) from exc
 
     report.next_steps = [
         f"Nothing to do. To undo, run the rollout workflow with rollback-to "
@@ -436,6 +426,26 @@ def _smoke(args: argparse.Namespace, outputs: dict[str, Any]) -> None:
         question=args.question,
         latency_budget_ms=args.latency_budget_ms,
         retry_seconds=args.smoke_timeout_seconds,
+    )
+
+
+def _roll_back(
+    ecs: ECSClient,
+    args: argparse.Namespace,
+    report: Report,
+    finish: Callable[[str], None],
+    failure: str,
+    *,
+    failed_smoke: bool,
+) -> RolloutFailedError:
+    """Put the previous revision back after `failure`; the error that says how that went."""
+    rolled_back = _put_back(ecs, args, report)
+    report.next_steps = _next_steps_after(report, failed_smoke, rolled_back)
+    finish("failed, rolled back" if rolled_back else "failed, ROLLBACK FAILED")
+    state = "was put back" if rolled_back else "could NOT be put back"
+    return RolloutFailedError(
+        f"{report.action.lower()} of {report.sha} failed "
+        f"({failure.rstrip('.')}); the previous task definition {report.old_arn} {state}."
     )
 
 
@@ -575,14 +585,7 @@ def _blue_green(
             report.next_steps = _nothing_to_roll_back_to(report)
             finish("failed, nothing to roll back to")
             raise RolloutFailedError(f"{report.action.lower()} of {sha} failed ({failure}).")
-        rolled_back = _put_back(ecs, args, report)
-        report.next_steps = _next_steps_after(report, True, rolled_back)
-        finish("failed, rolled back" if rolled_back else "failed, ROLLBACK FAILED")
-        state = "was put back" if rolled_back else "could NOT be put back"
-        raise RolloutFailedError(
-            f"{report.action.lower()} of {sha} failed ({failure.rstrip('.')}); the previous "
-            f"task definition {report.old_arn} {state}."
-        )
+        raise _roll_back(ecs, args, report, finish, failure, failed_smoke=True)
 
     why = outcome.rollback_reason or outcome.reason or "no reason given"
     if outcome.status == "ROLLBACK_SUCCESSFUL" and outcome.stopped_because:

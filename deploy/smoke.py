@@ -1,7 +1,7 @@
 """Smoke-test a deployed qa-service: liveness, the page, a real question, and the API key.
 
 Usage:
-    python -m deploy.smoke --outputs tf-outputs.json [--latency-budget-ms 5000]
+    python -m deploy.smoke --outputs tf-outputs.json [--latency-budget-ms MS]
     python -m deploy.smoke --base-url URL [--api-key-env SMOKE_API_KEY] [...]
 
 Checks, in order, each named in its failure message:
@@ -54,6 +54,9 @@ from deploy._cli import EXIT_OK, ConfigError, DeployError, load_outputs, run, wr
 __all__ = ["CheckResult", "SmokeFailedError", "api_key_from_secret", "main", "run_checks"]
 
 DEFAULT_QUESTION = "How do I roll back a deployment?"  # docs/sample/rollback.md answers it
+# How long the smoke test's /ask may take, one real question answered end to end, before the
+# check fails: the one value behind deploy.smoke, deploy.rollout and the blue/green hook.
+LATENCY_BUDGET_MS = 5000.0
 INGEST_HINT = (
     "the collection is empty: nothing has been ingested in this environment; run "
     "`python -m deploy.ingest --outputs tf-outputs.json docs/sample` (README: bootstrap), "
@@ -61,9 +64,16 @@ INGEST_HINT = (
 )
 
 
-def question_argument(parser: argparse.ArgumentParser) -> None:
-    """--question, defaulting to $SMOKE_QUESTION (a GitHub environment variable, because each
-    environment holds its own documents) and then to a question docs/sample answers."""
+def smoke_arguments(parser: argparse.ArgumentParser) -> None:
+    """--latency-budget-ms, and --question, defaulting to $SMOKE_QUESTION (a GitHub
+    environment variable, because each environment holds its own documents) and then to a
+    question docs/sample answers: what deploy.smoke and deploy.rollout both take."""
+    parser.add_argument(
+        "--latency-budget-ms",
+        type=float,
+        default=LATENCY_BUDGET_MS,
+        help=f"how long the smoke test's /ask may take (default {LATENCY_BUDGET_MS:g})",
+    )
     parser.add_argument(
         "--question",
         default=os.environ.get("SMOKE_QUESTION") or DEFAULT_QUESTION,
@@ -253,7 +263,7 @@ def run_checks(
     api_key: str | None,
     *,
     question: str = DEFAULT_QUESTION,
-    latency_budget_ms: float = 5000,
+    latency_budget_ms: float | None = None,
     retry_seconds: float = 60,
     log: Callable[[str], None] = print,
     expected_images: frozenset[str] | None = None,
@@ -269,9 +279,10 @@ def run_checks(
     deadline = time.monotonic() + retry_seconds
     # A request may take the whole budget and then some before we call it slow; past this
     # it is a hang, reported as such instead of waiting for the retry window.
-    timeout = request_timeout_s or max(10.0, 2 * latency_budget_ms / 1000)
+    budget_ms = LATENCY_BUDGET_MS if latency_budget_ms is None else latency_budget_ms
+    timeout = request_timeout_s or max(10.0, 2 * budget_ms / 1000)
     client = _http.Client(root, timeout)
-    checks = _Checks(client, api_key, question, latency_budget_ms, expected_images)
+    checks = _Checks(client, api_key, question, budget_ms, expected_images)
     plan: list[tuple[str, Callable[[], str]]] = [
         ("health", checks.health),
         ("page", checks.page),
@@ -317,15 +328,12 @@ def _parser() -> argparse.ArgumentParser:
         help="with --base-url: the environment variable holding the API key (none: no key)",
     )
     parser.add_argument(
-        "--latency-budget-ms", type=float, default=5000.0, help="budget for /ask (5000)"
-    )
-    parser.add_argument(
         "--retry-seconds",
         type=float,
         default=60.0,
         help="keep retrying failed checks this long after the start (default 60)",
     )
-    question_argument(parser)
+    smoke_arguments(parser)
     return parser
 
 

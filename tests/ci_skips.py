@@ -1,5 +1,5 @@
 """Under CI=true a skipped test fails the run (a pytest plugin, registered in
-tests/conftest.py).
+tests/conftest.py, like tests/call_recorder.py).
 
 A check whose tool is missing skips with one `skipped: <tool> (<why>)` reason, which pytest's
 `-ra` summary prints: on a developer's machine that is all. CI (GitHub sets CI=true, and so

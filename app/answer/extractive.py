@@ -213,7 +213,7 @@ class ExtractiveAnswerer:
         max_sentences: int = 3,
         min_coverage: float = 0.4,
     ) -> None:
-        self._encoder = encoder or Bm25Encoder()
+        self._encoder = encoder or Bm25Encoder.from_settings()
         self._max_sentences = max_sentences
         self._min_coverage = min_coverage
         # The same passages come back for many questions; splitting and encoding them is

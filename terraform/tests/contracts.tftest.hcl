@@ -105,6 +105,18 @@ run "api_keys_and_usage_plan" {
     stream_timeout_ms       = 300000
     smoke_api_key_secret_id = "qa-service/dev/smoke-api-key"
     logs_kms_key_arn        = "arn:aws:kms:us-east-1:111122223333:key/1"
+    # Required in the module: their defaults live in the root's variables.tf only.
+    nlb_listener_port          = 80
+    stage_throttle_rate_limit  = 50
+    stage_throttle_burst_limit = 100
+    usage_plan_rate_limit      = 10
+    usage_plan_burst_limit     = 20
+    usage_plan_quota_limit     = 100000
+    usage_plan_quota_period    = "MONTH"
+    api_key_generation         = 1
+    waf_enabled                = true
+    waf_rate_limit             = 1000
+    log_retention_days         = 365
   }
 
   assert {

@@ -37,7 +37,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:Api key is used with an insecure connection:UserWarning"),
 ]
 
-BM25 = Bm25Encoder()
+BM25 = Bm25Encoder.from_settings()
 
 # Four passages with hand-made 4-d "dense" vectors: each points along its own axis, so the
 # dense ranking is known exactly and independent of the words.

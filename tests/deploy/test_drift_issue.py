@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import copy
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import plan_data
 import pytest
-from github_fake import TOKEN, FakeGitHub, environ, serve
 
 from deploy import drift_issue
+from tests.deploy import plan_data
+from tests.deploy.github_fake import TOKEN, FakeGitHub, environ, serve
 
 RUN_URL = "https://github.com/acme/qa-service/actions/runs/99"
 MARKER = "<!-- qa-service:drift:prod -->"
@@ -154,3 +155,17 @@ def test_drift_issue_shows_terraform_s_own_plan_text(github: FakeGitHub, tf_plan
     [issue] = open_drift_issues(github)
     assert '~   resource "terraform_data" "config" {' in issue["body"]
     assert "second-Passw0rd-value" not in issue["body"]
+
+
+def test_redact_pattern_is_the_same_option_as_the_plan_comments() -> None:
+    """Both tools post a plan through the same Redactor: one option, one description (the
+    drift issue's used to leave out what a `secret` group does)."""
+    from deploy import plan_comment
+
+    def option(parser: argparse.ArgumentParser) -> argparse.Action:
+        [action] = [a for a in parser._actions if "--redact-pattern" in a.option_strings]
+        return action
+
+    ours, theirs = option(drift_issue._parser()), option(plan_comment._parser())
+    assert (ours.help, ours.default, ours.metavar) == (theirs.help, theirs.default, theirs.metavar)
+    assert "`secret`" in str(ours.help)

@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-import plan_data
 import pytest
 
 from deploy import drift_issue, ingest, plan_comment, plan_guard, rollout, scan_gate, smoke
+from tests.deploy import plan_data
 from tests.servers import free_port
 
 SHA = "a" * 40

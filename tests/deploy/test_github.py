@@ -6,9 +6,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from github_fake import BOT, FakeGitHub, environ, serve
 
 from deploy._github import MAX_WAIT_SECONDS, GitHub, GitHubContext, GitHubError
+from tests.deploy.github_fake import BOT, FakeGitHub, environ, serve
 
 MARKER = "<!-- qa-service:plan:dev -->"
 

@@ -6,9 +6,17 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest_aws import CLUSTER, NEXT_SHA, SERVICE, Stack, client, push_image, task_definition
 
 from deploy import ingest
+from tests.deploy.aws_stack import (
+    CLUSTER,
+    NEXT_SHA,
+    SERVICE,
+    Stack,
+    client,
+    push_image,
+    task_definition,
+)
 
 BUCKET = "qa-service-dev-documents"
 SAMPLE = Path(__file__).parents[2] / "docs" / "sample"

@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import plan_data
 import pytest
-from github_fake import TOKEN, FakeGitHub, environ, serve
 
 from deploy import plan_comment
 from deploy._render import MAX_BODY
+from tests.deploy import plan_data
+from tests.deploy.github_fake import TOKEN, FakeGitHub, environ, serve
 from tests.servers import free_port
 
 RUN_URL = "https://github.com/acme/qa-service/actions/runs/42"

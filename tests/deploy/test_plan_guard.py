@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import plan_data
 import pytest
 
 from deploy import plan_guard
+from tests.deploy import plan_data
 
 SECRET = "reviewed-secret-value-0042"
 

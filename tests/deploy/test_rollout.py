@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest_aws import (
+
+from deploy import _ecs, rollout
+from tests.deploy.aws_stack import (
     CLUSTER,
     NEXT_SHA,
     SERVICE,
@@ -22,8 +24,6 @@ from conftest_aws import (
     seed_scan,
     task_definition,
 )
-
-from deploy import _ecs, rollout
 
 # Fields ECS sets on every revision; everything else must be equal between old and new.
 PER_REVISION = {"taskDefinitionArn", "revision", "registeredAt", "registeredBy", "status"}

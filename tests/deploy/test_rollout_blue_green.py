@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _revision_service import revision_service
-from conftest_aws import (
+
+from deploy import rollout, smoke_hook
+from tests.deploy._revision_service import revision_service
+from tests.deploy.aws_stack import (
     CLUSTER,
     NEXT_SHA,
     REGION,
@@ -23,8 +25,6 @@ from conftest_aws import (
     push_image,
     seed_scan,
 )
-
-from deploy import rollout, smoke_hook
 from tests.ecs_deployments_standin import EcsDeploymentsStandIn
 
 MAX_ATTEMPTS = 3

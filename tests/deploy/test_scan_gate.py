@@ -6,10 +6,18 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from conftest_aws import NEXT_SHA, REPOSITORY, Stack, client, finding, push_image, seed_scan
 
 from deploy import scan_gate
 from deploy.scan_gate import AllowEntry, Image
+from tests.deploy.aws_stack import (
+    NEXT_SHA,
+    REPOSITORY,
+    Stack,
+    client,
+    finding,
+    push_image,
+    seed_scan,
+)
 
 TODAY = dt.date.today()
 

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest_aws import SMOKE_KEY, Gateway, Stack
 
 from app.config import Settings
 from app.main import create_app
 from deploy import smoke
 from deploy.smoke import SmokeFailedError
+from tests.deploy.aws_stack import SMOKE_KEY, Gateway, Stack
 from tests.servers import free_port, sample_settings, serve
 
 
@@ -194,3 +194,19 @@ def test_cli_with_an_unset_key_variable_is_a_usage_error(
     monkeypatch.delenv("SMOKE_API_KEY", raising=False)
     assert smoke.main(["--base-url", "http://127.0.0.1:9", "--api-key-env", "SMOKE_API_KEY"]) == 2
     assert "SMOKE_API_KEY, which is not set" in capsys.readouterr().err
+
+
+def test_one_latency_budget_behind_smoke_rollout_and_the_hook(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """smoke's CLI, rollout's CLI and run_checks' default (which the blue/green hook uses)
+    all read smoke.LATENCY_BUDGET_MS: changing it there changes every one of them."""
+    from deploy import rollout
+
+    monkeypatch.setattr(smoke, "LATENCY_BUDGET_MS", 200.0)
+    assert smoke._parser().parse_args(["--base-url", gateway.url]).latency_budget_ms == 200
+    rollout_args = ["--outputs", "tf-outputs.json", "--image-tag", "a" * 40]
+    assert rollout._parser().parse_args(rollout_args).latency_budget_ms == 200
+    gateway.behaviour.mode, gateway.behaviour.delay = "slow", 0.4
+    with pytest.raises(SmokeFailedError, match="over the latency budget of 200 ms"):
+        smoke.run_checks(gateway.url, SMOKE_KEY, retry_seconds=0)

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _revision_service import revision_service
-from conftest_aws import Gateway
 
 from deploy import smoke_hook
 from deploy.smoke_hook import ATTEMPT_KEY, HookSettings, respond
+from tests.deploy._revision_service import revision_service
+from tests.deploy.aws_stack import Gateway
 from tests.servers import silent_port
 
 REPO = Path(__file__).resolve().parents[2]

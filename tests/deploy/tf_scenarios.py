@@ -23,8 +23,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 HERE = Path(__file__).parent
 SECRETS_CONFIG = HERE / "data" / "plans" / "terraform_data" / "main.tf"
 
@@ -149,11 +147,3 @@ def generate(out: Path) -> Path:
     second = ("-var", "db_password=second-Passw0rd-value", "-var", "generation=2")
     _save(secrets, out, "secrets", *second)
     return out
-
-
-@pytest.fixture(scope="session")
-def tf_plans(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The folder with the scenarios' `<name>.json` and `<name>.txt`."""
-    if shutil.which("terraform") is None:
-        pytest.skip("skipped: terraform is not on PATH (the scenario plans need the binary)")
-    return generate(tmp_path_factory.mktemp("tf-plans"))

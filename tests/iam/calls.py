@@ -3,7 +3,7 @@
 Where each list comes from (issue 9):
 - task execution role: what ECS does for the task definition's features, from the AWS docs
   (DOCUMENTED below, each row with its page);
-- task role and deploy role: RECORDED by tests/conftest.py from the service's and the deploy
+- task role and deploy role: RECORDED by tests/call_recorder.py from the service's and the deploy
   tools' own tests (.data/iam-calls/recorded.json), plus the documented calls of the image
   push and the implicit ones (iam:PassRole of the roles in a registered task definition);
 - apply role: data/provider_calls.csv, the calls the AWS provider makes per resource type;
@@ -240,7 +240,7 @@ def task_execution(n: Names) -> list[Call]:
 def recorded(owner: str) -> list[dict[str, Any]]:
     """The calls recorded in this pytest session so far, else the last session's file."""
     live: list[dict[str, Any]] = []
-    conftest = sys.modules.get("tests.conftest")
+    conftest = sys.modules.get("tests.call_recorder")
     if conftest is not None:
         live = list(getattr(conftest, "_calls", {}).values())
     if not live and RECORDED.exists():

@@ -6,7 +6,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-import tests.conftest as recorder
+import tests.call_recorder as recorder
 from app.ingest import sources
 
 

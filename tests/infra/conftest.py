@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from tfconfig import TERRAFORM, Config, Stack, all_configs
+
+from tests.infra.tfconfig import TERRAFORM, Config, Stack, all_configs
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tfconfig import REPO
+from tests.infra.tfconfig import REPO
 
 SKIPPED = REPO / "scripts" / "skipped.sh"
 

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_tf_iam import Statement, statements
-from tfconfig import REPO, Config, Stack, blocks
+
+from tests.infra.test_tf_iam import Statement, statements
+from tests.infra.tfconfig import REPO, Config, Stack, blocks
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

@@ -12,16 +12,17 @@ import re
 from pathlib import Path
 
 import pytest
-from test_tf_apply_role import (
+
+from tests.infra.test_tf_apply_role import (
     ENVS,
     MANAGED_LIMIT,
     policy_size,
     render,
     render_document,
 )
-from test_tf_iam import Statement, _by_sid, statements
-from tfconfig import REPO, TERRAFORM, Config, Stack, blocks, parse_file
-from tfrun import copy_module, run_module, validate_variables
+from tests.infra.test_tf_iam import Statement, _by_sid, statements
+from tests.infra.tfconfig import REPO, TERRAFORM, Config, Stack, blocks, parse_file
+from tests.infra.tfrun import copy_module, run_module, validate_variables
 
 README = REPO / "README.md"
 

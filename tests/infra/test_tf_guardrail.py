@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_tf_first_contact import _bedrock_inputs
-from test_tf_iam import Statement, _by_sid, statements
-from tfconfig import TERRAFORM, Config, Stack
-from tfrun import copy_module, run_module, validate_variables
+
+from tests.infra.test_tf_first_contact import _bedrock_inputs
+from tests.infra.test_tf_iam import Statement, _by_sid, statements
+from tests.infra.tfconfig import TERRAFORM, Config, Stack
+from tests.infra.tfrun import copy_module, run_module, validate_variables
 
 ARN = "arn:aws:bedrock:us-east-1:210987654321:guardrail/gr7abc2def"
 

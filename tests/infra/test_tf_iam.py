@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from tfconfig import Config, Stack, blocks
+
+from tests.infra.tfconfig import Config, Stack, blocks
 
 # Where AWS accepts nothing but `*` as the resource (each commented in the .tf file), with
 # the only actions (fnmatch patterns) each such statement may hold.

@@ -8,7 +8,8 @@ import shutil
 import subprocess
 
 import pytest
-from tfconfig import REPO
+
+from tests.infra.tfconfig import REPO
 
 MAKE = shutil.which("make")
 pytestmark = pytest.mark.skipif(MAKE is None, reason="make is not installed")

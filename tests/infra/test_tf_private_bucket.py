@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tfconfig import TERRAFORM, Config, blocks
-from wiring_check import moved_addresses, moved_problems
+from tests.infra.tfconfig import TERRAFORM, Config, blocks
+from tests.infra.wiring_check import moved_addresses, moved_problems
 
 PRIVATE_BUCKET = TERRAFORM / "modules" / "private_bucket"
 BUCKET_RESOURCES = (

@@ -15,7 +15,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from tfconfig import REPO
+
+from tests.infra.tfconfig import REPO
 
 
 def _load_script() -> ModuleType:

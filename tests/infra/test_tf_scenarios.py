@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tfconfig import REPO
-from tfrun import block_text
+
+from tests.infra.tfconfig import REPO
+from tests.infra.tfrun import block_text
 
 TERRAFORM = shutil.which("terraform")
 pytestmark = pytest.mark.skipif(TERRAFORM is None, reason="terraform is not installed")

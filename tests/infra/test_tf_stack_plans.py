@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tfconfig import REPO
 
 from deploy import plan_comment, plan_guard
+from tests.infra.tfconfig import REPO
 
 PLANS = REPO / ".data" / "plans"
 ENVS = ("dev", "prod")

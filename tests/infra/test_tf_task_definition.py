@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import re
 
-from tfconfig import Stack
-
 from app.config import Settings
+from tests.infra.tfconfig import Stack
 
 # What the service needs to start in AWS (app/config.py), whatever else is passed.
 CONTRACT_ENVIRONMENT = {

@@ -15,8 +15,9 @@ import re
 from pathlib import Path
 
 import pytest
-from tfconfig import TERRAFORM, Config, blocks, parse_file
-from wiring_check import unused_problems, variable_problems
+
+from tests.infra.tfconfig import TERRAFORM, Config, blocks, parse_file
+from tests.infra.wiring_check import unused_problems, variable_problems
 
 
 def test_every_module_has_the_standard_files(configs: list[Config]) -> None:

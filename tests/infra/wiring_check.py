@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from tfconfig import Config, blocks
+from tests.infra.tfconfig import Config, blocks
 
 
 def declares(cfg: Config, address: str) -> bool:

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from workflow_files import GITHUB, ROOT, SCRIPTS, WORKFLOWS
+
+from tests.workflows.workflow_files import GITHUB, ROOT, SCRIPTS, WORKFLOWS
 
 # The locked environment's tools, whether or not it is activated.
 TOOL_PATH = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"

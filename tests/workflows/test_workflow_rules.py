@@ -7,7 +7,8 @@ import re
 
 import pytest
 import yaml
-from workflow_files import (
+
+from tests.workflows.workflow_files import (
     ACTIONS,
     FORK_GUARD,
     LOCAL_ACTION,

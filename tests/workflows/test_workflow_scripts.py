@@ -13,9 +13,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from workflow_files import SCRIPTS, job, step
 
 from tests.servers import free_port
+from tests.workflows.workflow_files import SCRIPTS, job, step
 
 pytestmark = pytest.mark.skipif(
     shutil.which("bash") is None or shutil.which("jq") is None,

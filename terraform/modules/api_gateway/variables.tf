@@ -26,7 +26,6 @@ variable "nlb_dns_name" {
 variable "nlb_listener_port" {
   description = "Port of the NLB listener the integrations call."
   type        = number
-  default     = 80
 }
 
 variable "integration_timeout_ms" {
@@ -53,37 +52,31 @@ variable "stream_timeout_ms" {
 variable "stage_throttle_rate_limit" {
   description = "Stage-wide steady-state requests per second (all clients together)."
   type        = number
-  default     = 50
 }
 
 variable "stage_throttle_burst_limit" {
   description = "Stage-wide burst of requests."
   type        = number
-  default     = 100
 }
 
 variable "usage_plan_rate_limit" {
   description = "Requests per second per API key."
   type        = number
-  default     = 10
 }
 
 variable "usage_plan_burst_limit" {
   description = "Burst of requests per API key."
   type        = number
-  default     = 20
 }
 
 variable "usage_plan_quota_limit" {
   description = "Requests per API key per quota period."
   type        = number
-  default     = 100000
 }
 
 variable "usage_plan_quota_period" {
   description = "Quota period: `DAY`, `WEEK` or `MONTH`."
   type        = string
-  default     = "MONTH"
 
   validation {
     condition     = contains(["DAY", "WEEK", "MONTH"], var.usage_plan_quota_period)
@@ -94,7 +87,6 @@ variable "usage_plan_quota_period" {
 variable "api_key_generation" {
   description = "Generation of the API keys; increase it by one to rotate both keys (the smoke-test secret follows)."
   type        = number
-  default     = 1
 
   validation {
     condition     = var.api_key_generation >= 1 && floor(var.api_key_generation) == var.api_key_generation
@@ -110,13 +102,11 @@ variable "smoke_api_key_secret_id" {
 variable "waf_enabled" {
   description = "Whether a WAF web ACL with a per-IP rate limit protects the stage."
   type        = bool
-  default     = true
 }
 
 variable "waf_rate_limit" {
   description = "Requests per 5 minutes from one IP before WAF blocks it."
   type        = number
-  default     = 1000
 
   validation {
     condition     = var.waf_rate_limit >= 10
@@ -127,7 +117,6 @@ variable "waf_rate_limit" {
 variable "log_retention_days" {
   description = "Days the access and WAF logs are kept."
   type        = number
-  default     = 365
 }
 
 variable "logs_kms_key_arn" {

@@ -110,6 +110,11 @@ resource "aws_lb_listener" "this" {
 ################################################################################
 
 # The same settings as the primary group: either one is production after a deployment.
+# Two resources rather than one for_each over {primary, alternate}: the for_each would need
+# moved blocks for every existing state, and every reference (the listeners, the outputs,
+# terraform/tests/blue_green.tftest.hcl's overrides, the offline IAM renderer in tests/iam)
+# would index by key for about fifteen shared lines; the test "the alternate group matches
+# the primary one" in blue_green.tftest.hcl keeps the two alike.
 resource "aws_lb_target_group" "alternate" {
   count = local.blue_green ? 1 : 0
 
