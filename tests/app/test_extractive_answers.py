@@ -9,6 +9,7 @@ import asyncio
 
 from app.answer._base import NO_ANSWER, Turn
 from app.answer.extractive import ExtractiveAnswerer
+from app.config import Settings
 from app.embeddings import Bm25Encoder
 from app.store.base import Chunk, Hit
 
@@ -87,7 +88,9 @@ def test_a_name_the_passages_mention_in_any_case_is_answered() -> None:
 def test_names_are_an_english_rule_german_nouns_are_capitalised() -> None:
     # German capitalises every noun: "Datenbank" is not a name the passage must repeat.
     text = "Der Schlüssel wird jeden Monat erneuert, damit alte Schlüssel ungültig werden."
-    german = ExtractiveAnswerer(Bm25Encoder(language="german"))
+    german = ExtractiveAnswerer(
+        Bm25Encoder.from_settings(Settings.model_construct(BM25_LANGUAGE="german"))
+    )
     answer = _answer("Wann wird der Schlüssel der Datenbank erneuert?", text, answerer=german)
     assert answer.endswith("[1]"), answer
 
