@@ -108,6 +108,11 @@ class Names:
     root: Evaluator
     boot: Evaluator
 
+    def root_values(self) -> dict[str, dict[str, Any]]:
+        """Resource address -> its values in the environment's applied state (none offline
+        without the state)."""
+        return dict(getattr(self.root, "values", {}))
+
     def resolve(self, expr: str, boot: bool = False) -> Any:
         return (self.boot if boot else self.root).value("${" + expr + "}")
 
@@ -478,8 +483,44 @@ def deploy_role(n: Names) -> list[Call]:
                 "docker push",
             )
         )
+    calls += _document_upload(n)
     calls += _state_reads(n, "terraform output -json (rollout.yml)")
     return calls
+
+
+def _document_upload(n: Names) -> list[Call]:
+    """deploy/ingest.py's upload of local documents (`_upload`: boto3's upload_file). s3transfer
+    sends the PutObject (above its multipart threshold the multipart calls, all authorized
+    as s3:PutObject) from its own worker threads, whose stacks hold no deploy/ frame, so the
+    recorder cannot attribute them: they are listed here. Under SSE-KMS with a bucket key
+    S3 asks for a data key with the caller's permissions, the bucket's ARN as encryption
+    context (S3_KMS_DOC; S3 user guide, bucket-key.html)."""
+    bucket = str(n.resolve("module.s3.bucket_arn"))
+    docs_key = str(n.resolve("module.s3.kms_key_arn"))
+    src = "deploy/ingest.py _upload -> upload_file"
+    return [
+        Call(
+            "s3:PutObject",
+            f"{bucket}/docs/runbook.md",
+            f"{src} ({S3_ACTIONS_DOC}: PutObject)",
+            {"aws:SecureTransport": "true"},
+            ALWAYS_ABSENT_TAGS,
+            "document upload",
+        ),
+        Call(
+            "kms:GenerateDataKey",
+            docs_key,
+            f"{src}; an SSE-KMS upload ({S3_KMS_DOC})",
+            {
+                "kms:ViaService": f"s3.{n.region}.amazonaws.com",
+                "kms:EncryptionContext:aws:s3:arn": bucket,
+                "kms:CallerAccount": ACCOUNT,
+                **_on_stack_resource(n, docs_key),
+            },
+            ALWAYS_ABSENT_TAGS,
+            "document upload",
+        ),
+    ]
 
 
 def run_task(n: Names, params: dict[str, Any], src: str) -> list[Call]:
@@ -603,20 +644,43 @@ def provider_rows() -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
+def _applies(n: Names, row: dict[str, str]) -> bool:
+    """A row with a `when` (an attribute of its resource type) is a call the provider makes
+    only where that attribute is true: aws_s3_bucket's force_destroy empties the bucket
+    before deleting it, which dev's configuration asks for and prod's does not."""
+    attr = row.get("when") or ""
+    if not attr:
+        return True
+    return any(
+        bool(values.get(attr))
+        for address, values in n.root_values().items()
+        if address.rsplit(".", 2)[-2] == row["resource_type"]
+    )
+
+
 # The calls that create a row's own resource: it cannot carry a resource tag yet, and
 # carries the request tags (default_tags) instead. Every other call of a create finds the
 # resource already there, tagged by the create call a moment before (a timing finding when
-# its permission rests on that tag).
+# its permission rests on that tag). An EC2 create is also authorized on the existing
+# resources it names (the VPC of a subnet, the subnet of a NAT gateway): only the ARN of the
+# new resource's type is the own create (action -> that ARN's resource type).
+OWN_CREATE_RESOURCE = {
+    "ec2:CreateVpc": "vpc",
+    "ec2:CreateSubnet": "subnet",
+    "ec2:CreateInternetGateway": "internet-gateway",
+    "ec2:AllocateAddress": "elastic-ip",
+    "ec2:CreateNatGateway": "natgateway",
+    "ec2:CreateRouteTable": "route-table",
+    "ec2:CreateSecurityGroup": "security-group",
+    "ec2:CreateVpcEndpoint": "vpc-endpoint",
+    "ec2:CreateFlowLogs": "vpc-flow-log",
+    "ec2:AuthorizeSecurityGroupIngress": "security-group-rule",
+    "ec2:AuthorizeSecurityGroupEgress": "security-group-rule",
+    # CreateKey with Tags is authorized as kms:TagResource on the key it creates.
+    "kms:TagResource": "key",
+}
 OWN_CREATES = {
-    "ec2:CreateVpc",
-    "ec2:CreateSubnet",
-    "ec2:CreateInternetGateway",
-    "ec2:AllocateAddress",
-    "ec2:CreateNatGateway",
-    "ec2:CreateRouteTable",
-    "ec2:CreateSecurityGroup",
-    "ec2:CreateVpcEndpoint",
-    "ec2:CreateFlowLogs",
+    *OWN_CREATE_RESOURCE,
     "ec2:CreateVpcEndpointServiceConfiguration",
     "logs:CreateLogGroup",
     "kms:CreateKey",
@@ -641,7 +705,10 @@ OWN_CREATES = {
 
 
 def _is_own_create(row: dict[str, str]) -> bool:
-    return row["phase"] == "create" and row["action"] in OWN_CREATES
+    if row["phase"] != "create" or row["action"] not in OWN_CREATES:
+        return False
+    kind = OWN_CREATE_RESOURCE.get(row["action"])
+    return kind is None or row["resource"].rsplit(":", 1)[-1].split("/", 1)[0] == kind
 
 
 def _row_calls(n: Names, row: dict[str, str]) -> Call:
@@ -679,7 +746,7 @@ def _row_calls(n: Names, row: dict[str, str]) -> Call:
 
 def apply_role(n: Names) -> list[Call]:
     return (
-        [_row_calls(n, r) for r in provider_rows()]
+        [_row_calls(n, r) for r in provider_rows() if _applies(n, r)]
         + _state_reads(n, "terraform init/plan/apply")
         + _state_lock(n, "terraform apply")
     )
@@ -687,7 +754,7 @@ def apply_role(n: Names) -> list[Call]:
 
 def plan_role(n: Names) -> list[Call]:
     """A refresh reads every resource and data source (the `read` rows), and takes the lock."""
-    calls = [_row_calls(n, r) for r in provider_rows() if r["phase"] == "read"]
+    calls = [_row_calls(n, r) for r in provider_rows() if r["phase"] == "read" and _applies(n, r)]
     for c in calls:
         c.fresh_tag = False
     return calls + _state_reads(n, "terraform plan") + _state_lock(n, "terraform plan")

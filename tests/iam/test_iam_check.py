@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.iam import calls as roles
-from tests.iam.check import REPO, load_env
+from tests.iam.check import REPO, check_env, load_env, stale_justifications
 from tests.iam.evaluate import Verdict, available, evaluate
 from tests.iam.policies import Document, RolePolicies, Stack, from_plan
 
@@ -567,3 +567,29 @@ def test_every_provider_call_cites_the_provider_source_or_the_service_doc() -> N
     ]
     assert not uncited, f"{len(uncited)} rows cite no provider function or doc: {uncited[:5]}"
     assert {r["phase"] for r in rows} <= {"create", "read", "update", "delete"}
+
+
+def test_an_unused_grant_fails_the_check_unless_justified(dev: tuple[Stack, roles.Names]) -> None:
+    """Least privilege the other way round: every action a policy grants is used by a call
+    (recorded or tabled), or justified in JUSTIFIED_UNUSED. A planted grant that nothing
+    uses is reported as unjustified; justified, it is not; a justification for a grant that
+    is not unused is stale."""
+    stack, n = dev
+    reports = check_env("dev", stack, set(), n)
+    assert not [str(u) for r in reports for u in r.unjustified()]
+    planted = copy.deepcopy(stack)
+    apply = planted.roles["qa-service-github-apply-dev"]
+    apply.identity[0].policy["Statement"].append(
+        {"Sid": "Planted", "Effect": "Allow", "Action": "ec2:DeleteKeyPair", "Resource": "*"}
+    )
+    reports = check_env("dev", planted, set(), n)
+    unjustified = [str(u) for r in reports for u in r.unjustified()]
+    assert len(unjustified) == 1, unjustified
+    assert unjustified[0].startswith("ec2:DeleteKeyPair (")
+    assert "Planted" in unjustified[0]
+    justified = {("Planted", "ec2:DeleteKeyPair"): "a test"}
+    assert not [u for r in reports for u in r.unjustified(justified)]
+    assert stale_justifications(reports, justified) == []
+    assert stale_justifications(reports, {("Gone", "ec2:DeleteVpc"): "t"}) == [
+        ("Gone", "ec2:DeleteVpc")
+    ]

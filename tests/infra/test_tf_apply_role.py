@@ -578,7 +578,15 @@ def test_no_secret_values_or_documents_beyond_what_terraform_reads(
     (delete,) = [d["statement"] for d in data["dynamic"] if "statement" in d]
     assert delete["for_each"] == '${each.key == "prod" ? [] : [1]}'
     (content,) = blocks(delete["content"])
-    assert content["resources"] == ["${each.value.documents_bucket}/*"]
+    assert content["resources"] == [
+        "${each.value.documents_bucket}",
+        "${each.value.documents_bucket}/*",
+    ]
+    # Emptying lists the versions and deletes them; prod's role does neither.
+    assert "s3:ListBucketVersions" in content["actions"]
+    assert [st.where[2] for st in managed_allows if "s3:ListBucketVersions" in st.actions] == [
+        "S3EmptyTheDocumentsBucketOnDestroy"
+    ]
 
 
 @pytest.mark.parametrize("env", ENVS)
