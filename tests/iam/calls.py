@@ -366,34 +366,38 @@ def deploy_role(n: Names) -> list[Call]:
             calls.append(
                 Call(action, repo, src, _on_stack_resource(n, repo), ALWAYS_ABSENT_TAGS, op)
             )
-        elif op in {"RegisterTaskDefinition", "DescribeTaskDefinition"}:
+        elif op == "DescribeTaskDefinition":
             calls.append(Call(action, "*", src, operation=op))
-            if op == "RegisterTaskDefinition":
-                # Registering a definition that names roles passes them (ECS guide,
-                # task_execution_IAM_role.html and task-iam-roles.html: iam:PassRole).
-                for role in roles:
-                    calls.append(
-                        Call(
-                            "iam:PassRole",
-                            role,
-                            src + "; implicit iam:PassRole",
-                            {"iam:PassedToService": "ecs-tasks.amazonaws.com"},
-                            [],
-                            "RegisterTaskDefinition passes the task's roles",
-                        )
+        elif op == "RegisterTaskDefinition":
+            # Authorized on the new revision (service authorization reference, Amazon ECS:
+            # RegisterTaskDefinition, resource type task-definition): the deploy tools
+            # register a revision of the family the service runs, the stack's.
+            revision = f"arn:aws:ecs:{region}:{ACCOUNT}:task-definition/{n.name}:2"
+            calls.append(Call(action, revision, src, operation=op))
+            # Registering a definition that names roles passes them (ECS guide,
+            # task_execution_IAM_role.html and task-iam-roles.html: iam:PassRole).
+            for role in roles:
+                calls.append(
+                    Call(
+                        "iam:PassRole",
+                        role,
+                        src + "; implicit iam:PassRole",
+                        {"iam:PassedToService": "ecs-tasks.amazonaws.com"},
+                        [],
+                        "RegisterTaskDefinition passes the task's roles",
                     )
-                if any("tags" in p for p in e["params"]):
-                    family = f"arn:aws:ecs:{region}:{ACCOUNT}:task-definition/{n.name}:2"
-                    calls.append(
-                        Call(
-                            "ecs:TagResource",
-                            family,
-                            src + "; tags on create need ecs:TagResource",
-                            {"ecs:CreateAction": "RegisterTaskDefinition", **_tags(n)},
-                            ABSENT_ON_CREATE,
-                            "RegisterTaskDefinition with tags",
-                        )
+                )
+            if any("tags" in p for p in e["params"]):
+                calls.append(
+                    Call(
+                        "ecs:TagResource",
+                        revision,
+                        src + "; tags on create need ecs:TagResource",
+                        {"ecs:CreateAction": "RegisterTaskDefinition", **_tags(n)},
+                        ABSENT_ON_CREATE,
+                        "RegisterTaskDefinition with tags",
                     )
+                )
         elif op == "ListTasks":
             calls.append(Call(action, "*", src, {"ecs:cluster": cluster}, [], op))
         elif op == "RunTask":

@@ -9,6 +9,7 @@ denied; NotResource, wildcards and condition operators as in reference_policies_
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -593,3 +594,30 @@ def test_an_unused_grant_fails_the_check_unless_justified(dev: tuple[Stack, role
     assert stale_justifications(reports, {("Gone", "ec2:DeleteVpc"): "t"}) == [
         ("Gone", "ec2:DeleteVpc")
     ]
+
+
+@pytest.mark.parametrize(
+    ("role_name", "calls_of"),
+    [
+        ("qa-service-github-apply-dev", roles.apply_role),
+        ("qa-service-github-deploy-dev", roles.deploy_role),
+    ],
+)
+def test_register_task_definition_is_scoped_to_this_environments_family(
+    dev: tuple[Stack, roles.Names], role_name: str, calls_of: Any
+) -> None:
+    """RegisterTaskDefinition is authorized on the new revision's ARN: the stack's family is
+    allowed, another family (the other environment's) is denied."""
+    stack, n = dev
+    role = stack.roles[role_name]
+    ours = [c for c in calls_of(n) if c.action == "ecs:RegisterTaskDefinition"]
+    if not ours:
+        pytest.skip("no RegisterTaskDefinition recorded in this run (tests/deploy record it)")
+    assert {c.resource.rsplit("/", 1)[1].split(":")[0] for c in ours} == {"qa-service-dev"}
+    assert {v.outcome for v in evaluate(role, ours, stack.resource_policies)} == {"allowed"}
+    theirs = [
+        dataclasses.replace(c, resource=c.resource.replace("/qa-service-dev:", "/qa-service-prod:"))
+        for c in ours
+    ]
+    verdicts = evaluate(role, theirs, stack.resource_policies)
+    assert {v.outcome for v in verdicts} == {"denied"}, [v.why for v in verdicts]

