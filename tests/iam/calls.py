@@ -113,6 +113,16 @@ class Names:
         without the state)."""
         return dict(getattr(self.root, "values", {}))
 
+    def service_setting(self, key: str) -> str:
+        """A setting of the service's container as the applied task definition carries it
+        (app/config.py reads it from the environment), else from the tfvars."""
+        for address, values in self.root_values().items():
+            if address.endswith("aws_ecs_task_definition.this"):
+                container = json.loads(values["container_definitions"])[0]
+                env = {e["name"]: e["value"] for e in container.get("environment", [])}
+                return str(env.get(key, ""))
+        return str(tfvars(self.env).get(_TFVAR_OF.get(key, ""), "") or "")
+
     def resolve(self, expr: str, boot: bool = False) -> Any:
         return (self.boot if boot else self.root).value("${" + expr + "}")
 
@@ -126,6 +136,9 @@ class Names:
             "name": self.name,
             "key_id": str(self.resolve("module.secrets.kms_key_arn")).rsplit("/", 1)[-1],
         }
+
+
+_TFVAR_OF = {"BEDROCK_RERANK_MODEL_ID": "bedrock_rerank_model_id"}
 
 
 def names(env: str) -> Names:
@@ -260,7 +273,10 @@ def _action(entry: dict[str, Any]) -> str:
 
 def _bedrock_arns(n: Names, model_id: str) -> list[str]:
     """An inference profile is authorized on the profile and on the model in every Region it
-    routes to; a model id on the foundation model in this Region (BEDROCK_PROFILE_DOC)."""
+    routes to; a model id on the foundation model in this Region (BEDROCK_PROFILE_DOC); a
+    foundation-model ARN on itself."""
+    if model_id.startswith("arn:"):
+        return [model_id]
     if model_id in PROFILE_DESTINATIONS:
         base = model_id.split(".", 1)[1]
         return [f"arn:aws:bedrock:{n.region}:{ACCOUNT}:inference-profile/{model_id}"] + [
@@ -287,11 +303,12 @@ def task_role(n: Names) -> list[Call]:
             for arn in _bedrock_arns(n, model):
                 calls.append(Call(action, arn, src, operation=f"{e['operation']} {model}"))
         elif e["service"] == "bedrock-agent-runtime" and e["operation"] == "Rerank":
-            # The service reranks only with BEDROCK_RERANK_MODEL_ID, which the stack sets
-            # from `bedrock_rerank_model_id` once it has one: until then the task role makes
-            # no Rerank call. With one, Rerank needs bedrock:Rerank and bedrock:InvokeModel on
-            # the model (Bedrock user guide, "Permissions for reranking").
-            model = str(v.get("bedrock_rerank_model_id") or "")
+            # The service reranks only with BEDROCK_RERANK_MODEL_ID (the task definition
+            # carries it when `bedrock_rerank_model_id` is set): without it the task role
+            # makes no Rerank call. With one, Rerank needs bedrock:Rerank (no resource-level
+            # permissions: `*`) and bedrock:InvokeModel on the model (Bedrock user guide,
+            # "Permissions for reranking").
+            model = n.service_setting("BEDROCK_RERANK_MODEL_ID")
             if model:
                 calls.append(Call("bedrock:Rerank", "*", src, operation=e["operation"]))
                 for arn in _bedrock_arns(n, model):

@@ -621,3 +621,63 @@ def test_register_task_definition_is_scoped_to_this_environments_family(
     ]
     verdicts = evaluate(role, theirs, stack.resource_policies)
     assert {v.outcome for v in verdicts} == {"denied"}, [v.why for v in verdicts]
+
+
+def _with_reranker(n: roles.Names, model_id: str) -> roles.Names:
+    """dev's names with the task definition carrying BEDROCK_RERANK_MODEL_ID (what
+    `bedrock_rerank_model_id` sets, terraform/tests/rerank.tftest.hcl)."""
+    root = copy.copy(n.root)
+    values = copy.deepcopy(n.root_values())
+    (address,) = [a for a in values if a.endswith("aws_ecs_task_definition.this")]
+    containers = json.loads(values[address]["container_definitions"])
+    containers[0]["environment"].append({"name": "BEDROCK_RERANK_MODEL_ID", "value": model_id})
+    values[address]["container_definitions"] = json.dumps(containers)
+    root.values = values  # type: ignore[attr-defined]
+    return dataclasses.replace(n, root=root)
+
+
+def test_the_rerank_call_is_checked_when_a_reranker_is_set(
+    dev: tuple[Stack, roles.Names],
+) -> None:
+    """Without a reranker the task role makes no Rerank call (and is granted none); with one,
+    the Rerank call is bedrock:Rerank on `*` and bedrock:InvokeModel on the model, allowed
+    by the two statements modules/iam renders for it (their shape: rerank.tftest.hcl) within
+    the rendered permissions boundary, and denied without either grant or without the
+    boundary's RerankWithBedrockModels."""
+    stack, n = dev
+    if not any(e["operation"] == "Rerank" for e in roles.recorded("app")):
+        pytest.skip("no Rerank call recorded in this run (tests/app record it)")
+    role = stack.roles["qa-service-dev-task"]
+    assert not [c for c in roles.task_role(n) if c.action == "bedrock:Rerank"]
+    assert "bedrock:Rerank" not in json.dumps([d.policy for d in role.identity])
+    model = "arn:aws:bedrock:us-east-1::foundation-model/cohere.rerank-v3-5:0"
+    calls = [
+        c for c in roles.task_role(_with_reranker(n, model)) if c.operation.startswith("Rerank")
+    ]
+    assert {(c.action, c.resource) for c in calls} == {
+        ("bedrock:Rerank", "*"),
+        ("bedrock:InvokeModel", model),
+    }
+    granted = copy.deepcopy(role)
+    granted.identity[0].policy["Statement"] += [
+        {"Sid": "Rerank", "Effect": "Allow", "Action": "bedrock:Rerank", "Resource": "*"},
+        {
+            "Sid": "InvokeTheRerankModel",
+            "Effect": "Allow",
+            "Action": "bedrock:InvokeModel",
+            "Resource": model,
+        },
+    ]
+    assert {v.outcome for v in evaluate(granted, calls, stack.resource_policies)} == {"allowed"}
+    for sid, action in (
+        ("Rerank", "bedrock:Rerank"),
+        ("InvokeTheRerankModel", "bedrock:InvokeModel"),
+    ):
+        assert action in {a for a, _ in _denied(stack, _without(granted, sid), calls)}
+    fenced = copy.deepcopy(granted)
+    for d in fenced.boundary:
+        d.policy["Statement"] = [
+            s for s in d.policy["Statement"] if s.get("Sid") != "RerankWithBedrockModels"
+        ]
+    assert fenced.boundary[0].policy != granted.boundary[0].policy
+    assert {a for a, _ in _denied(stack, fenced, calls)} == {"bedrock:Rerank"}

@@ -36,6 +36,10 @@ STAR_RESOURCE_ALLOWED: dict[tuple[str, str, str], set[str]] = {
     ("terraform/bootstrap", "workload_boundary", "FindNetworkInterfaces"): {
         "ec2:Describe[A-Z]*[a-z]"
     },
+    # bedrock:Rerank supports no resource-level permissions (Bedrock user guide,
+    # "Permissions for reranking"); the model it uses is scoped by bedrock:InvokeModel.
+    ("terraform/modules/iam", "task", "Rerank"): {"bedrock:Rerank"},
+    ("terraform/bootstrap", "workload_boundary", "RerankWithBedrockModels"): {"bedrock:Rerank"},
     ("terraform/bootstrap", "workload_boundary", "ReadLoadBalancers"): {
         "elasticloadbalancing:Describe*"
     },
@@ -74,8 +78,6 @@ STAR_RESOURCE_ALLOWED: dict[tuple[str, str, str], set[str]] = {
         "elasticloadbalancing:Describe*",
         "kms:ListAliases",
         "logs:DescribeLogGroups",
-        "logs:GetLogDelivery",
-        "logs:ListLogDeliveries",
         "sns:GetSubscriptionAttributes",
     },
 }
@@ -189,6 +191,7 @@ def test_task_role_reaches_only_bedrock_models_and_the_documents(
         "bedrock:InvokeModel",
         "bedrock:InvokeModelWithResponseStream",
         "bedrock:ApplyGuardrail",  # the configured guardrail only (test_tf_guardrail.py)
+        "bedrock:Rerank",  # with a reranker only (terraform/tests/rerank.tftest.hcl)
         "s3:ListBucket",
         "s3:GetObject",
         "kms:Decrypt",
