@@ -80,9 +80,6 @@ ACTION_OF = {
     ("bedrock-runtime", "InvokeModel"): "bedrock:InvokeModel",
     ("bedrock-runtime", "InvokeModelWithResponseStream"): "bedrock:InvokeModelWithResponseStream",
 }
-# The cross-Region (system-defined) inference profiles the stack may name, and the Regions
-# each routes to (Bedrock guide, "Supported Regions and models for inference profiles").
-PROFILE_DESTINATIONS = {"us.amazon.nova-lite-v1:0": ["us-east-1", "us-east-2", "us-west-2"]}
 
 
 @dataclass
@@ -271,16 +268,27 @@ def _action(entry: dict[str, Any]) -> str:
     return ACTION_OF.get(key, f"{entry['signing_name']}:{entry['operation']}")
 
 
+def _profile_destinations(n: Names, model_id: str) -> list[str]:
+    """The Regions an inference profile routes to, as the environment's tfvars give them
+    (`bedrock_model_regions`, for `bedrock_model_id`: Terraform refuses a profile without
+    them and a foundation-model id with them); none for a foundation model."""
+    v = tfvars(n.env)
+    if model_id and model_id == v.get("bedrock_model_id"):
+        return [str(r) for r in v.get("bedrock_model_regions") or []]
+    return []
+
+
 def _bedrock_arns(n: Names, model_id: str) -> list[str]:
     """An inference profile is authorized on the profile and on the model in every Region it
     routes to; a model id on the foundation model in this Region (BEDROCK_PROFILE_DOC); a
     foundation-model ARN on itself."""
     if model_id.startswith("arn:"):
         return [model_id]
-    if model_id in PROFILE_DESTINATIONS:
+    destinations = _profile_destinations(n, model_id)
+    if destinations:
         base = model_id.split(".", 1)[1]
         return [f"arn:aws:bedrock:{n.region}:{ACCOUNT}:inference-profile/{model_id}"] + [
-            f"arn:aws:bedrock:{r}::foundation-model/{base}" for r in PROFILE_DESTINATIONS[model_id]
+            f"arn:aws:bedrock:{r}::foundation-model/{base}" for r in destinations
         ]
     return [f"arn:aws:bedrock:{n.region}::foundation-model/{model_id}"]
 

@@ -681,3 +681,31 @@ def test_the_rerank_call_is_checked_when_a_reranker_is_set(
         ]
     assert fenced.boundary[0].policy != granted.boundary[0].policy
     assert {a for a, _ in _denied(stack, fenced, calls)} == {"bedrock:Rerank"}
+
+
+def test_an_inference_profile_is_invoked_in_the_regions_the_tfvars_give(
+    dev: tuple[Stack, roles.Names], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer model's calls name the profile and the model in each Region of
+    `bedrock_model_regions` (envs/<env>.tfvars), not a copy of them."""
+    stack, n = dev
+    if not any(e["operation"] == "Converse" for e in roles.recorded("app")):
+        pytest.skip("no Converse call recorded in this run (tests/app record it)")
+    v = roles.tfvars("dev")
+
+    def converse_arns() -> set[str]:
+        return {c.resource for c in roles.task_role(n) if c.operation.startswith("Converse ")}
+
+    model = v["bedrock_model_id"]
+    base = model.split(".", 1)[1]
+    assert converse_arns() == {
+        f"arn:aws:bedrock:us-east-1:{roles.ACCOUNT}:inference-profile/{model}",
+        *(f"arn:aws:bedrock:{r}::foundation-model/{base}" for r in v["bedrock_model_regions"]),
+    }
+    more = {**v, "bedrock_model_regions": [*v["bedrock_model_regions"], "ca-central-1"]}
+    monkeypatch.setattr(roles, "tfvars", lambda env: more)
+    assert f"arn:aws:bedrock:ca-central-1::foundation-model/{base}" in converse_arns()
+    # ...which the rendered policy (the same tfvars, applied) does not grant: a Region the
+    # profile routes to but the task role may not invoke would be denied.
+    verdicts = evaluate(stack.roles["qa-service-dev-task"], roles.task_role(n), {})
+    assert "ca-central-1" in " ".join(v.call.resource for v in verdicts if v.outcome == "denied")
