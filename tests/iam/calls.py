@@ -24,8 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.iam.hcl_render import ACCOUNT, REPO, TERRAFORM, Evaluator, load_module, tfvars
+import hcl2
+from hcl2.utils import SerializationOptions
 
+from tests.iam.policies import Rendered
+
+REPO = Path(__file__).resolve().parents[2]
+TERRAFORM = REPO / "terraform"
+ACCOUNT = "111122223333"  # the fixed test account (AWS's documentation account id)
 DATA = Path(__file__).parent / "data"
 PROVIDER_CALLS = DATA / "provider_calls.csv"
 RECORDED = REPO / ".data" / "iam-calls" / "recorded.json"
@@ -102,23 +108,22 @@ class Names:
     region: str
     app: str
     name: str
-    root: Evaluator
-    boot: Evaluator
+    root: Rendered
+    boot: Rendered
 
     def root_values(self) -> dict[str, dict[str, Any]]:
-        """Resource address -> its values in the environment's applied state (none offline
-        without the state)."""
-        return dict(getattr(self.root, "values", {}))
+        """Resource address -> its values in the environment's applied state."""
+        return dict(self.root.values)
 
     def service_setting(self, key: str) -> str:
         """A setting of the service's container as the applied task definition carries it
-        (app/config.py reads it from the environment), else from the tfvars."""
+        (app/config.py reads it from the environment); empty when it is not set."""
         for address, values in self.root_values().items():
             if address.endswith("aws_ecs_task_definition.this"):
                 container = json.loads(values["container_definitions"])[0]
                 env = {e["name"]: e["value"] for e in container.get("environment", [])}
                 return str(env.get(key, ""))
-        return str(tfvars(self.env).get(_TFVAR_OF.get(key, ""), "") or "")
+        return ""
 
     def resolve(self, expr: str, boot: bool = False) -> Any:
         return (self.boot if boot else self.root).value("${" + expr + "}")
@@ -135,19 +140,17 @@ class Names:
         }
 
 
-_TFVAR_OF = {"BEDROCK_RERANK_MODEL_ID": "bedrock_rerank_model_id"}
+def tfvars(env: str) -> dict[str, Any]:
+    with (TERRAFORM / "envs" / f"{env}.tfvars").open(encoding="utf-8") as fh:
+        options = SerializationOptions(strip_string_quotes=True, with_comments=False)
+        return dict(hcl2.load(fh, serialization_options=options))
 
 
-def names(env: str) -> Names:
-    v = tfvars(env)
-    root = Evaluator(load_module(TERRAFORM), v["aws_region"], dict(v))
-    boot = Evaluator(
-        load_module(TERRAFORM / "bootstrap"),
-        v["aws_region"],
-        {"github_repository": v["repository"], "aws_region": v["aws_region"]},
-    )
-    app = str(root.value("${var.app_name}"))
-    return Names(env, v["aws_region"], app, f"{app}-{env}", root, boot)
+def names(env: str, root: Rendered, boot: Rendered) -> Names:
+    """The environment's names from its applied plan and state (`root`) and the bootstrap's
+    (`boot`): the app name as the plan took it, the Region from the tfvars."""
+    app = str(root.value("var.app_name"))
+    return Names(env, str(tfvars(env)["aws_region"]), app, f"{app}-{env}", root, boot)
 
 
 def _tags(n: Names) -> dict[str, Any]:
@@ -591,7 +594,7 @@ def run_task(n: Names, params: dict[str, Any], src: str) -> list[Call]:
 
 
 def _state_reads(n: Names, why: str) -> list[Call]:
-    state_bucket = str(n.resolve("local.state_arn", boot=True))
+    state_bucket = "arn:aws:s3:::" + str(n.resolve("output.state_bucket_name", boot=True))
     state_key = str(n.resolve("module.state_kms.key_arn", boot=True))
     key = f"{n.app}/{n.env}/terraform.tfstate"
     return [
@@ -623,7 +626,7 @@ def _state_reads(n: Names, why: str) -> list[Call]:
 
 
 def _state_lock(n: Names, why: str) -> list[Call]:
-    state_bucket = str(n.resolve("local.state_arn", boot=True))
+    state_bucket = "arn:aws:s3:::" + str(n.resolve("output.state_bucket_name", boot=True))
     state_key = str(n.resolve("module.state_kms.key_arn", boot=True))
     lock = f"{state_bucket}/{n.app}/{n.env}/terraform.tfstate.tflock"
     via = {"kms:ViaService": f"s3.{n.region}.amazonaws.com", "kms:CallerAccount": ACCOUNT}

@@ -21,7 +21,6 @@ unavailable managed policy that makes it so.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from collections.abc import Callable
@@ -102,11 +101,10 @@ def load_env(env: str, plan_dir: Path = PLANS) -> tuple[Stack, roles.Names]:
         _read(plan_dir, "bootstrap.state.json"),
     )
     stack = from_state(state, boot_state)
-    n = roles.names(env)
-    n = dataclasses.replace(
-        n,
-        root=Rendered(_read(plan_dir, f"{env}.json"), state, n.root),
-        boot=Rendered(_read(plan_dir, "bootstrap.json"), boot_state, n.boot),
+    n = roles.names(
+        env,
+        Rendered(_read(plan_dir, f"{env}.json"), state),
+        Rendered(_read(plan_dir, "bootstrap.json"), boot_state),
     )
     return stack, n
 
@@ -145,10 +143,7 @@ def stale_justifications(
     return sorted(set(known) - seen)
 
 
-def check_env(
-    env: str, stack: Stack, seen: set[str], n: roles.Names | None = None
-) -> list[RoleReport]:
-    n = n or roles.names(env)
+def check_env(env: str, stack: Stack, seen: set[str], n: roles.Names) -> list[RoleReport]:
     kinds = role_kinds(n)
     reports = []
     for role, pols in sorted(stack.roles.items()):

@@ -16,8 +16,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.iam.calls import DATA, Call
-from tests.iam.hcl_render import ACCOUNT, REPO
+from tests.iam.calls import ACCOUNT, DATA, REPO, Call
 from tests.iam.policies import Document, RolePolicies
 
 TOOL = REPO / "tools" / "iam-check"
