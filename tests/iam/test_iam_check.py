@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import re
 import shutil
 import subprocess
 from typing import Any
@@ -709,3 +710,18 @@ def test_an_inference_profile_is_invoked_in_the_regions_the_tfvars_give(
     # profile routes to but the task role may not invoke would be denied.
     verdicts = evaluate(stack.roles["qa-service-dev-task"], roles.task_role(n), {})
     assert "ca-central-1" in " ".join(v.call.resource for v in verdicts if v.outcome == "denied")
+
+
+def test_every_provider_call_records_the_stored_copy_it_was_read_at() -> None:
+    """`read_at`: the commit of the provider source copy the row was read at (the one its
+    citation names), `aws-doc` for an AWS page, `unrecorded` where the citation names no
+    copy. None of these copies is known to be the pinned 6.25.0: the stored copies carry no
+    CHANGELOG or version file at their commits."""
+    for r in roles.provider_rows():
+        cited = re.match(r"internal/\S+?\.go@([0-9a-f]{8})", r["source"])
+        if cited:
+            assert r["read_at"] == cited.group(1), r
+        elif r["source"].startswith("https://docs.aws.amazon.com/"):
+            assert r["read_at"] == "aws-doc", r
+        else:
+            assert r["read_at"] == "unrecorded", r
