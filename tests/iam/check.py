@@ -284,6 +284,12 @@ def main(argv: list[str] | None = None) -> int:
     unjustified = sum(len(r.unjustified()) for r in reports)
     stale = stale_justifications(reports) if set(envs) >= {"dev", "prod"} else []
     print()
+    if unjustified:
+        print(
+            "iam-check: a granted action no call uses is either removed, given its cited call, "
+            "or justified in JUSTIFIED_UNUSED (a recording of part of the suite lacks calls: "
+            "`make pytest` records them all)"
+        )
     for sid, action in stale:
         print(f"iam-check: JUSTIFIED_UNUSED names {action} ({sid}), which is no longer unused")
     print(

@@ -577,6 +577,8 @@ def test_an_unused_grant_fails_the_check_unless_justified(dev: tuple[Stack, role
     uses is reported as unjustified; justified, it is not; a justification for a grant that
     is not unused is stale."""
     stack, n = dev
+    if not (roles.recorded("app") and roles.recorded("deploy")):
+        pytest.skip("no calls recorded in this run (tests/app and tests/deploy record them)")
     reports = check_env("dev", stack, set(), n)
     assert not [str(u) for r in reports for u in r.unjustified()]
     planted = copy.deepcopy(stack)
