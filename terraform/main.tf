@@ -31,6 +31,7 @@ locals {
       BEDROCK_EMBEDDING_MODEL_ID = var.bedrock_embedding_model_id
       BEDROCK_MODEL_ID           = var.bedrock_model_id
       BEDROCK_MAX_TOKENS         = tostring(var.bedrock_max_tokens)
+      BEDROCK_RERANK_MODEL_ID    = var.bedrock_rerank_model_id
       BEDROCK_GUARDRAIL_ID       = var.bedrock_guardrail_id
       BEDROCK_GUARDRAIL_VERSION  = var.bedrock_guardrail_version
     }) : k => v if v != null && v != ""
@@ -151,6 +152,7 @@ module "bedrock_access" {
   answer_model_regions = var.bedrock_model_regions
   embedding_model_id   = var.bedrock_embedding_model_id
   guardrail_id         = var.bedrock_guardrail_id
+  rerank_model_id      = var.bedrock_rerank_model_id
 }
 
 module "iam" {
@@ -165,6 +167,7 @@ module "iam" {
   bedrock_model_arns             = module.bedrock_access.foundation_model_arns
   bedrock_inference_profile_arns = module.bedrock_access.inference_profile_arns
   bedrock_guardrail_arns         = module.bedrock_access.guardrail_arns
+  bedrock_rerank_model_arns      = module.bedrock_access.rerank_model_arns
   documents_bucket_arn           = module.s3.bucket_arn
   documents_kms_key_arn          = module.s3.kms_key_arn
 }

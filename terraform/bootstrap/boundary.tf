@@ -135,6 +135,15 @@ data "aws_iam_policy_document" "workload_boundary" {
     ]
   }
 
+  # Rerank with a reranking model (the InvokeModel on it is above): bedrock:Rerank supports
+  # no resource-level permissions, AWS accepts only `*` (Bedrock user guide, "Permissions for
+  # reranking"). The stack grants it only with a reranker configured.
+  statement {
+    sid       = "RerankWithBedrockModels"
+    actions   = ["bedrock:Rerank"]
+    resources = ["*"]
+  }
+
   # Guardrails of this account, in any Region, as the models (Bedrock user guide, "Set up
   # permissions to use Amazon Bedrock Guardrails"): the stack grants the configured one.
   statement {

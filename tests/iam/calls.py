@@ -24,8 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.iam.hcl_render import ACCOUNT, REPO, TERRAFORM, Evaluator, load_module, tfvars
+import hcl2
+from hcl2.utils import SerializationOptions
 
+from tests.iam.policies import Rendered
+
+REPO = Path(__file__).resolve().parents[2]
+TERRAFORM = REPO / "terraform"
+ACCOUNT = "111122223333"  # the fixed test account (AWS's documentation account id)
 DATA = Path(__file__).parent / "data"
 PROVIDER_CALLS = DATA / "provider_calls.csv"
 RECORDED = REPO / ".data" / "iam-calls" / "recorded.json"
@@ -80,9 +86,6 @@ ACTION_OF = {
     ("bedrock-runtime", "InvokeModel"): "bedrock:InvokeModel",
     ("bedrock-runtime", "InvokeModelWithResponseStream"): "bedrock:InvokeModelWithResponseStream",
 }
-# The cross-Region (system-defined) inference profiles the stack may name, and the Regions
-# each routes to (Bedrock guide, "Supported Regions and models for inference profiles").
-PROFILE_DESTINATIONS = {"us.amazon.nova-lite-v1:0": ["us-east-1", "us-east-2", "us-west-2"]}
 
 
 @dataclass
@@ -105,8 +108,22 @@ class Names:
     region: str
     app: str
     name: str
-    root: Evaluator
-    boot: Evaluator
+    root: Rendered
+    boot: Rendered
+
+    def root_values(self) -> dict[str, dict[str, Any]]:
+        """Resource address -> its values in the environment's applied state."""
+        return dict(self.root.values)
+
+    def service_setting(self, key: str) -> str:
+        """A setting of the service's container as the applied task definition carries it
+        (app/config.py reads it from the environment); empty when it is not set."""
+        for address, values in self.root_values().items():
+            if address.endswith("aws_ecs_task_definition.this"):
+                container = json.loads(values["container_definitions"])[0]
+                env = {e["name"]: e["value"] for e in container.get("environment", [])}
+                return str(env.get(key, ""))
+        return ""
 
     def resolve(self, expr: str, boot: bool = False) -> Any:
         return (self.boot if boot else self.root).value("${" + expr + "}")
@@ -123,16 +140,17 @@ class Names:
         }
 
 
-def names(env: str) -> Names:
-    v = tfvars(env)
-    root = Evaluator(load_module(TERRAFORM), v["aws_region"], dict(v))
-    boot = Evaluator(
-        load_module(TERRAFORM / "bootstrap"),
-        v["aws_region"],
-        {"github_repository": v["repository"], "aws_region": v["aws_region"]},
-    )
-    app = str(root.value("${var.app_name}"))
-    return Names(env, v["aws_region"], app, f"{app}-{env}", root, boot)
+def tfvars(env: str) -> dict[str, Any]:
+    with (TERRAFORM / "envs" / f"{env}.tfvars").open(encoding="utf-8") as fh:
+        options = SerializationOptions(strip_string_quotes=True, with_comments=False)
+        return dict(hcl2.load(fh, serialization_options=options))
+
+
+def names(env: str, root: Rendered, boot: Rendered) -> Names:
+    """The environment's names from its applied plan and state (`root`) and the bootstrap's
+    (`boot`): the app name as the plan took it, the Region from the tfvars."""
+    app = str(root.value("var.app_name"))
+    return Names(env, str(tfvars(env)["aws_region"]), app, f"{app}-{env}", root, boot)
 
 
 def _tags(n: Names) -> dict[str, Any]:
@@ -253,13 +271,27 @@ def _action(entry: dict[str, Any]) -> str:
     return ACTION_OF.get(key, f"{entry['signing_name']}:{entry['operation']}")
 
 
+def _profile_destinations(n: Names, model_id: str) -> list[str]:
+    """The Regions an inference profile routes to, as the environment's tfvars give them
+    (`bedrock_model_regions`, for `bedrock_model_id`: Terraform refuses a profile without
+    them and a foundation-model id with them); none for a foundation model."""
+    v = tfvars(n.env)
+    if model_id and model_id == v.get("bedrock_model_id"):
+        return [str(r) for r in v.get("bedrock_model_regions") or []]
+    return []
+
+
 def _bedrock_arns(n: Names, model_id: str) -> list[str]:
     """An inference profile is authorized on the profile and on the model in every Region it
-    routes to; a model id on the foundation model in this Region (BEDROCK_PROFILE_DOC)."""
-    if model_id in PROFILE_DESTINATIONS:
+    routes to; a model id on the foundation model in this Region (BEDROCK_PROFILE_DOC); a
+    foundation-model ARN on itself."""
+    if model_id.startswith("arn:"):
+        return [model_id]
+    destinations = _profile_destinations(n, model_id)
+    if destinations:
         base = model_id.split(".", 1)[1]
         return [f"arn:aws:bedrock:{n.region}:{ACCOUNT}:inference-profile/{model_id}"] + [
-            f"arn:aws:bedrock:{r}::foundation-model/{base}" for r in PROFILE_DESTINATIONS[model_id]
+            f"arn:aws:bedrock:{r}::foundation-model/{base}" for r in destinations
         ]
     return [f"arn:aws:bedrock:{n.region}::foundation-model/{model_id}"]
 
@@ -282,11 +314,12 @@ def task_role(n: Names) -> list[Call]:
             for arn in _bedrock_arns(n, model):
                 calls.append(Call(action, arn, src, operation=f"{e['operation']} {model}"))
         elif e["service"] == "bedrock-agent-runtime" and e["operation"] == "Rerank":
-            # The service reranks only with BEDROCK_RERANK_MODEL_ID, which the stack sets
-            # from `bedrock_rerank_model_id` once it has one: until then the task role makes
-            # no Rerank call. With one, Rerank needs bedrock:Rerank and bedrock:InvokeModel on
-            # the model (Bedrock user guide, "Permissions for reranking").
-            model = str(v.get("bedrock_rerank_model_id") or "")
+            # The service reranks only with BEDROCK_RERANK_MODEL_ID (the task definition
+            # carries it when `bedrock_rerank_model_id` is set): without it the task role
+            # makes no Rerank call. With one, Rerank needs bedrock:Rerank (no resource-level
+            # permissions: `*`) and bedrock:InvokeModel on the model (Bedrock user guide,
+            # "Permissions for reranking").
+            model = n.service_setting("BEDROCK_RERANK_MODEL_ID")
             if model:
                 calls.append(Call("bedrock:Rerank", "*", src, operation=e["operation"]))
                 for arn in _bedrock_arns(n, model):
@@ -361,34 +394,38 @@ def deploy_role(n: Names) -> list[Call]:
             calls.append(
                 Call(action, repo, src, _on_stack_resource(n, repo), ALWAYS_ABSENT_TAGS, op)
             )
-        elif op in {"RegisterTaskDefinition", "DescribeTaskDefinition"}:
+        elif op == "DescribeTaskDefinition":
             calls.append(Call(action, "*", src, operation=op))
-            if op == "RegisterTaskDefinition":
-                # Registering a definition that names roles passes them (ECS guide,
-                # task_execution_IAM_role.html and task-iam-roles.html: iam:PassRole).
-                for role in roles:
-                    calls.append(
-                        Call(
-                            "iam:PassRole",
-                            role,
-                            src + "; implicit iam:PassRole",
-                            {"iam:PassedToService": "ecs-tasks.amazonaws.com"},
-                            [],
-                            "RegisterTaskDefinition passes the task's roles",
-                        )
+        elif op == "RegisterTaskDefinition":
+            # Authorized on the new revision (service authorization reference, Amazon ECS:
+            # RegisterTaskDefinition, resource type task-definition): the deploy tools
+            # register a revision of the family the service runs, the stack's.
+            revision = f"arn:aws:ecs:{region}:{ACCOUNT}:task-definition/{n.name}:2"
+            calls.append(Call(action, revision, src, operation=op))
+            # Registering a definition that names roles passes them (ECS guide,
+            # task_execution_IAM_role.html and task-iam-roles.html: iam:PassRole).
+            for role in roles:
+                calls.append(
+                    Call(
+                        "iam:PassRole",
+                        role,
+                        src + "; implicit iam:PassRole",
+                        {"iam:PassedToService": "ecs-tasks.amazonaws.com"},
+                        [],
+                        "RegisterTaskDefinition passes the task's roles",
                     )
-                if any("tags" in p for p in e["params"]):
-                    family = f"arn:aws:ecs:{region}:{ACCOUNT}:task-definition/{n.name}:2"
-                    calls.append(
-                        Call(
-                            "ecs:TagResource",
-                            family,
-                            src + "; tags on create need ecs:TagResource",
-                            {"ecs:CreateAction": "RegisterTaskDefinition", **_tags(n)},
-                            ABSENT_ON_CREATE,
-                            "RegisterTaskDefinition with tags",
-                        )
+                )
+            if any("tags" in p for p in e["params"]):
+                calls.append(
+                    Call(
+                        "ecs:TagResource",
+                        revision,
+                        src + "; tags on create need ecs:TagResource",
+                        {"ecs:CreateAction": "RegisterTaskDefinition", **_tags(n)},
+                        ABSENT_ON_CREATE,
+                        "RegisterTaskDefinition with tags",
                     )
+                )
         elif op == "ListTasks":
             calls.append(Call(action, "*", src, {"ecs:cluster": cluster}, [], op))
         elif op == "RunTask":
@@ -478,8 +515,44 @@ def deploy_role(n: Names) -> list[Call]:
                 "docker push",
             )
         )
+    calls += _document_upload(n)
     calls += _state_reads(n, "terraform output -json (rollout.yml)")
     return calls
+
+
+def _document_upload(n: Names) -> list[Call]:
+    """deploy/ingest.py's upload of local documents (`_upload`: boto3's upload_file). s3transfer
+    sends the PutObject (above its multipart threshold the multipart calls, all authorized
+    as s3:PutObject) from its own worker threads, whose stacks hold no deploy/ frame, so the
+    recorder cannot attribute them: they are listed here. Under SSE-KMS with a bucket key
+    S3 asks for a data key with the caller's permissions, the bucket's ARN as encryption
+    context (S3_KMS_DOC; S3 user guide, bucket-key.html)."""
+    bucket = str(n.resolve("module.s3.bucket_arn"))
+    docs_key = str(n.resolve("module.s3.kms_key_arn"))
+    src = "deploy/ingest.py _upload -> upload_file"
+    return [
+        Call(
+            "s3:PutObject",
+            f"{bucket}/docs/runbook.md",
+            f"{src} ({S3_ACTIONS_DOC}: PutObject)",
+            {"aws:SecureTransport": "true"},
+            ALWAYS_ABSENT_TAGS,
+            "document upload",
+        ),
+        Call(
+            "kms:GenerateDataKey",
+            docs_key,
+            f"{src}; an SSE-KMS upload ({S3_KMS_DOC})",
+            {
+                "kms:ViaService": f"s3.{n.region}.amazonaws.com",
+                "kms:EncryptionContext:aws:s3:arn": bucket,
+                "kms:CallerAccount": ACCOUNT,
+                **_on_stack_resource(n, docs_key),
+            },
+            ALWAYS_ABSENT_TAGS,
+            "document upload",
+        ),
+    ]
 
 
 def run_task(n: Names, params: dict[str, Any], src: str) -> list[Call]:
@@ -521,7 +594,7 @@ def run_task(n: Names, params: dict[str, Any], src: str) -> list[Call]:
 
 
 def _state_reads(n: Names, why: str) -> list[Call]:
-    state_bucket = str(n.resolve("local.state_arn", boot=True))
+    state_bucket = "arn:aws:s3:::" + str(n.resolve("output.state_bucket_name", boot=True))
     state_key = str(n.resolve("module.state_kms.key_arn", boot=True))
     key = f"{n.app}/{n.env}/terraform.tfstate"
     return [
@@ -553,7 +626,7 @@ def _state_reads(n: Names, why: str) -> list[Call]:
 
 
 def _state_lock(n: Names, why: str) -> list[Call]:
-    state_bucket = str(n.resolve("local.state_arn", boot=True))
+    state_bucket = "arn:aws:s3:::" + str(n.resolve("output.state_bucket_name", boot=True))
     state_key = str(n.resolve("module.state_kms.key_arn", boot=True))
     lock = f"{state_bucket}/{n.app}/{n.env}/terraform.tfstate.tflock"
     via = {"kms:ViaService": f"s3.{n.region}.amazonaws.com", "kms:CallerAccount": ACCOUNT}
@@ -603,20 +676,43 @@ def provider_rows() -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
+def _applies(n: Names, row: dict[str, str]) -> bool:
+    """A row with a `when` (an attribute of its resource type) is a call the provider makes
+    only where that attribute is true: aws_s3_bucket's force_destroy empties the bucket
+    before deleting it, which dev's configuration asks for and prod's does not."""
+    attr = row.get("when") or ""
+    if not attr:
+        return True
+    return any(
+        bool(values.get(attr))
+        for address, values in n.root_values().items()
+        if address.rsplit(".", 2)[-2] == row["resource_type"]
+    )
+
+
 # The calls that create a row's own resource: it cannot carry a resource tag yet, and
 # carries the request tags (default_tags) instead. Every other call of a create finds the
 # resource already there, tagged by the create call a moment before (a timing finding when
-# its permission rests on that tag).
+# its permission rests on that tag). An EC2 create is also authorized on the existing
+# resources it names (the VPC of a subnet, the subnet of a NAT gateway): only the ARN of the
+# new resource's type is the own create (action -> that ARN's resource type).
+OWN_CREATE_RESOURCE = {
+    "ec2:CreateVpc": "vpc",
+    "ec2:CreateSubnet": "subnet",
+    "ec2:CreateInternetGateway": "internet-gateway",
+    "ec2:AllocateAddress": "elastic-ip",
+    "ec2:CreateNatGateway": "natgateway",
+    "ec2:CreateRouteTable": "route-table",
+    "ec2:CreateSecurityGroup": "security-group",
+    "ec2:CreateVpcEndpoint": "vpc-endpoint",
+    "ec2:CreateFlowLogs": "vpc-flow-log",
+    "ec2:AuthorizeSecurityGroupIngress": "security-group-rule",
+    "ec2:AuthorizeSecurityGroupEgress": "security-group-rule",
+    # CreateKey with Tags is authorized as kms:TagResource on the key it creates.
+    "kms:TagResource": "key",
+}
 OWN_CREATES = {
-    "ec2:CreateVpc",
-    "ec2:CreateSubnet",
-    "ec2:CreateInternetGateway",
-    "ec2:AllocateAddress",
-    "ec2:CreateNatGateway",
-    "ec2:CreateRouteTable",
-    "ec2:CreateSecurityGroup",
-    "ec2:CreateVpcEndpoint",
-    "ec2:CreateFlowLogs",
+    *OWN_CREATE_RESOURCE,
     "ec2:CreateVpcEndpointServiceConfiguration",
     "logs:CreateLogGroup",
     "kms:CreateKey",
@@ -641,7 +737,10 @@ OWN_CREATES = {
 
 
 def _is_own_create(row: dict[str, str]) -> bool:
-    return row["phase"] == "create" and row["action"] in OWN_CREATES
+    if row["phase"] != "create" or row["action"] not in OWN_CREATES:
+        return False
+    kind = OWN_CREATE_RESOURCE.get(row["action"])
+    return kind is None or row["resource"].rsplit(":", 1)[-1].split("/", 1)[0] == kind
 
 
 def _row_calls(n: Names, row: dict[str, str]) -> Call:
@@ -679,7 +778,7 @@ def _row_calls(n: Names, row: dict[str, str]) -> Call:
 
 def apply_role(n: Names) -> list[Call]:
     return (
-        [_row_calls(n, r) for r in provider_rows()]
+        [_row_calls(n, r) for r in provider_rows() if _applies(n, r)]
         + _state_reads(n, "terraform init/plan/apply")
         + _state_lock(n, "terraform apply")
     )
@@ -687,7 +786,7 @@ def apply_role(n: Names) -> list[Call]:
 
 def plan_role(n: Names) -> list[Call]:
     """A refresh reads every resource and data source (the `read` rows), and takes the lock."""
-    calls = [_row_calls(n, r) for r in provider_rows() if r["phase"] == "read"]
+    calls = [_row_calls(n, r) for r in provider_rows() if r["phase"] == "read" and _applies(n, r)]
     for c in calls:
         c.fresh_tag = False
     return calls + _state_reads(n, "terraform plan") + _state_lock(n, "terraform plan")

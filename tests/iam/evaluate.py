@@ -16,8 +16,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.iam.calls import DATA, Call
-from tests.iam.hcl_render import ACCOUNT, REPO
+from tests.iam.calls import ACCOUNT, DATA, REPO, Call
 from tests.iam.policies import Document, RolePolicies
 
 TOOL = REPO / "tools" / "iam-check"
@@ -211,7 +210,19 @@ def _verdict(call: Call, r: dict[str, Any], role: RolePolicies) -> Verdict:
     return Verdict(call, "allowed", grants=grants)
 
 
-def unused_grants(role: RolePolicies, verdicts: list[Verdict]) -> list[str]:
+@dataclass(frozen=True)
+class Unused:
+    """An action an Allow statement grants that no allowed call was granted through."""
+
+    action: str  # as the statement spells it (a pattern when it has a wildcard)
+    policy: str
+    sid: str
+
+    def __str__(self) -> str:
+        return f"{self.action} ({self.policy} {self.sid})"
+
+
+def unused_grants(role: RolePolicies, verdicts: list[Verdict]) -> list[Unused]:
     """Actions of Allow statements that no allowed call was granted through."""
     used: dict[tuple[str, int], set[str]] = {}
     for v in verdicts:
@@ -227,5 +238,5 @@ def unused_grants(role: RolePolicies, verdicts: list[Verdict]) -> list[str]:
             hit = used.get((d.name, i), set())
             for pattern in actions:
                 if not any(fnmatch.fnmatchcase(a.lower(), pattern.lower()) for a in hit):
-                    out.append(f"{pattern} ({d.name} {st.get('Sid', i)})")
+                    out.append(Unused(pattern, d.name, str(st.get("Sid", i))))
     return out

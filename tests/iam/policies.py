@@ -7,8 +7,9 @@ Terraform rendered them.
   and S3 bucket policies.
 - `from_plan(plan)`: the same from a plan's planned values; a create plan leaves the
   policies that name new roles unknown (PlanIncompleteError).
-- `Rendered`: the names the call lists use (`module.<call>.<output>`), read from the same
-  state by following the configuration's output references.
+- `Rendered`: the names the call lists use (`module.<call>.<output>`, `var.<name>`,
+  `output.<name>`), read from the same plan and state by following the configuration's
+  output references.
 """
 
 from __future__ import annotations
@@ -145,20 +146,25 @@ _RESOURCE_ATTRIBUTE = re.compile(
 class Rendered:
     """`module.<call>.<output>` as Terraform computed it: the output's reference in the
     plan's configuration, followed through module calls to a resource attribute in the
-    applied state. Anything else (a local) goes to `fallback`, which spells the stack's
-    names out from the configuration."""
+    applied state; `var.<name>` as the plan took it; `output.<name>` of the applied state."""
 
-    def __init__(self, plan: dict[str, Any], state: dict[str, Any], fallback: Any) -> None:
+    def __init__(self, plan: dict[str, Any], state: dict[str, Any]) -> None:
         self.config = plan["configuration"]["root_module"]
+        self.variables = {k: v.get("value") for k, v in plan.get("variables", {}).items()}
+        self.outputs = {k: v.get("value") for k, v in state["values"].get("outputs", {}).items()}
         self.values = {
             r["address"]: r["values"] for r in _resources(state["values"]["root_module"])
         }
-        self.fallback = fallback
 
     def value(self, text: str) -> Any:
         expr = text.removeprefix("${").removesuffix("}")
-        if not expr.startswith("module."):
-            return self.fallback.value(text)
+        kind, _, name = expr.partition(".")
+        if kind == "var":
+            return self.variables[name]
+        if kind == "output":
+            return self.outputs[name]
+        if kind != "module":
+            raise KeyError(f"{expr}: only module outputs, variables and outputs are rendered")
         return self._output(self.config, "", expr)
 
     def _output(self, module: dict[str, Any], prefix: str, ref: str) -> Any:

@@ -9,7 +9,9 @@ denied; NotResource, wildcards and condition operators as in reference_policies_
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
+import re
 import shutil
 import subprocess
 from typing import Any
@@ -17,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.iam import calls as roles
-from tests.iam.check import REPO, load_env
+from tests.iam.check import REPO, check_env, load_env, stale_justifications
 from tests.iam.evaluate import Verdict, available, evaluate
 from tests.iam.policies import Document, RolePolicies, Stack, from_plan
 
@@ -567,3 +569,161 @@ def test_every_provider_call_cites_the_provider_source_or_the_service_doc() -> N
     ]
     assert not uncited, f"{len(uncited)} rows cite no provider function or doc: {uncited[:5]}"
     assert {r["phase"] for r in rows} <= {"create", "read", "update", "delete"}
+
+
+def test_an_unused_grant_fails_the_check_unless_justified(dev: tuple[Stack, roles.Names]) -> None:
+    """Least privilege the other way round: every action a policy grants is used by a call
+    (recorded or tabled), or justified in JUSTIFIED_UNUSED. A planted grant that nothing
+    uses is reported as unjustified; justified, it is not; a justification for a grant that
+    is not unused is stale."""
+    stack, n = dev
+    if not (roles.recorded("app") and roles.recorded("deploy")):
+        pytest.skip("no calls recorded in this run (tests/app and tests/deploy record them)")
+    reports = check_env("dev", stack, set(), n)
+    assert not [str(u) for r in reports for u in r.unjustified()]
+    planted = copy.deepcopy(stack)
+    apply = planted.roles["qa-service-github-apply-dev"]
+    apply.identity[0].policy["Statement"].append(
+        {"Sid": "Planted", "Effect": "Allow", "Action": "ec2:DeleteKeyPair", "Resource": "*"}
+    )
+    reports = check_env("dev", planted, set(), n)
+    unjustified = [str(u) for r in reports for u in r.unjustified()]
+    assert len(unjustified) == 1, unjustified
+    assert unjustified[0].startswith("ec2:DeleteKeyPair (")
+    assert "Planted" in unjustified[0]
+    justified = {("Planted", "ec2:DeleteKeyPair"): "a test"}
+    assert not [u for r in reports for u in r.unjustified(justified)]
+    assert stale_justifications(reports, justified) == []
+    assert stale_justifications(reports, {("Gone", "ec2:DeleteVpc"): "t"}) == [
+        ("Gone", "ec2:DeleteVpc")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("role_name", "calls_of"),
+    [
+        ("qa-service-github-apply-dev", roles.apply_role),
+        ("qa-service-github-deploy-dev", roles.deploy_role),
+    ],
+)
+def test_register_task_definition_is_scoped_to_this_environments_family(
+    dev: tuple[Stack, roles.Names], role_name: str, calls_of: Any
+) -> None:
+    """RegisterTaskDefinition is authorized on the new revision's ARN: the stack's family is
+    allowed, another family (the other environment's) is denied."""
+    stack, n = dev
+    role = stack.roles[role_name]
+    ours = [c for c in calls_of(n) if c.action == "ecs:RegisterTaskDefinition"]
+    if not ours:
+        pytest.skip("no RegisterTaskDefinition recorded in this run (tests/deploy record it)")
+    assert {c.resource.rsplit("/", 1)[1].split(":")[0] for c in ours} == {"qa-service-dev"}
+    assert {v.outcome for v in evaluate(role, ours, stack.resource_policies)} == {"allowed"}
+    theirs = [
+        dataclasses.replace(c, resource=c.resource.replace("/qa-service-dev:", "/qa-service-prod:"))
+        for c in ours
+    ]
+    verdicts = evaluate(role, theirs, stack.resource_policies)
+    assert {v.outcome for v in verdicts} == {"denied"}, [v.why for v in verdicts]
+
+
+def _with_reranker(n: roles.Names, model_id: str) -> roles.Names:
+    """dev's names with the task definition carrying BEDROCK_RERANK_MODEL_ID (what
+    `bedrock_rerank_model_id` sets, terraform/tests/rerank.tftest.hcl)."""
+    root = copy.copy(n.root)
+    values = copy.deepcopy(n.root_values())
+    (address,) = [a for a in values if a.endswith("aws_ecs_task_definition.this")]
+    containers = json.loads(values[address]["container_definitions"])
+    containers[0]["environment"].append({"name": "BEDROCK_RERANK_MODEL_ID", "value": model_id})
+    values[address]["container_definitions"] = json.dumps(containers)
+    root.values = values  # type: ignore[attr-defined]
+    return dataclasses.replace(n, root=root)
+
+
+def test_the_rerank_call_is_checked_when_a_reranker_is_set(
+    dev: tuple[Stack, roles.Names],
+) -> None:
+    """Without a reranker the task role makes no Rerank call (and is granted none); with one,
+    the Rerank call is bedrock:Rerank on `*` and bedrock:InvokeModel on the model, allowed
+    by the two statements modules/iam renders for it (their shape: rerank.tftest.hcl) within
+    the rendered permissions boundary, and denied without either grant or without the
+    boundary's RerankWithBedrockModels."""
+    stack, n = dev
+    if not any(e["operation"] == "Rerank" for e in roles.recorded("app")):
+        pytest.skip("no Rerank call recorded in this run (tests/app record it)")
+    role = stack.roles["qa-service-dev-task"]
+    assert not [c for c in roles.task_role(n) if c.action == "bedrock:Rerank"]
+    assert "bedrock:Rerank" not in json.dumps([d.policy for d in role.identity])
+    model = "arn:aws:bedrock:us-east-1::foundation-model/cohere.rerank-v3-5:0"
+    calls = [
+        c for c in roles.task_role(_with_reranker(n, model)) if c.operation.startswith("Rerank")
+    ]
+    assert {(c.action, c.resource) for c in calls} == {
+        ("bedrock:Rerank", "*"),
+        ("bedrock:InvokeModel", model),
+    }
+    granted = copy.deepcopy(role)
+    granted.identity[0].policy["Statement"] += [
+        {"Sid": "Rerank", "Effect": "Allow", "Action": "bedrock:Rerank", "Resource": "*"},
+        {
+            "Sid": "InvokeTheRerankModel",
+            "Effect": "Allow",
+            "Action": "bedrock:InvokeModel",
+            "Resource": model,
+        },
+    ]
+    assert {v.outcome for v in evaluate(granted, calls, stack.resource_policies)} == {"allowed"}
+    for sid, action in (
+        ("Rerank", "bedrock:Rerank"),
+        ("InvokeTheRerankModel", "bedrock:InvokeModel"),
+    ):
+        assert action in {a for a, _ in _denied(stack, _without(granted, sid), calls)}
+    fenced = copy.deepcopy(granted)
+    for d in fenced.boundary:
+        d.policy["Statement"] = [
+            s for s in d.policy["Statement"] if s.get("Sid") != "RerankWithBedrockModels"
+        ]
+    assert fenced.boundary[0].policy != granted.boundary[0].policy
+    assert {a for a, _ in _denied(stack, fenced, calls)} == {"bedrock:Rerank"}
+
+
+def test_an_inference_profile_is_invoked_in_the_regions_the_tfvars_give(
+    dev: tuple[Stack, roles.Names], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer model's calls name the profile and the model in each Region of
+    `bedrock_model_regions` (envs/<env>.tfvars), not a copy of them."""
+    stack, n = dev
+    if not any(e["operation"] == "Converse" for e in roles.recorded("app")):
+        pytest.skip("no Converse call recorded in this run (tests/app record it)")
+    v = roles.tfvars("dev")
+
+    def converse_arns() -> set[str]:
+        return {c.resource for c in roles.task_role(n) if c.operation.startswith("Converse ")}
+
+    model = v["bedrock_model_id"]
+    base = model.split(".", 1)[1]
+    assert converse_arns() == {
+        f"arn:aws:bedrock:us-east-1:{roles.ACCOUNT}:inference-profile/{model}",
+        *(f"arn:aws:bedrock:{r}::foundation-model/{base}" for r in v["bedrock_model_regions"]),
+    }
+    more = {**v, "bedrock_model_regions": [*v["bedrock_model_regions"], "ca-central-1"]}
+    monkeypatch.setattr(roles, "tfvars", lambda env: more)
+    assert f"arn:aws:bedrock:ca-central-1::foundation-model/{base}" in converse_arns()
+    # ...which the rendered policy (the same tfvars, applied) does not grant: a Region the
+    # profile routes to but the task role may not invoke would be denied.
+    verdicts = evaluate(stack.roles["qa-service-dev-task"], roles.task_role(n), {})
+    assert "ca-central-1" in " ".join(v.call.resource for v in verdicts if v.outcome == "denied")
+
+
+def test_every_provider_call_records_the_stored_copy_it_was_read_at() -> None:
+    """`read_at`: the commit of the provider source copy the row was read at (the one its
+    citation names), `aws-doc` for an AWS page, `unrecorded` where the citation names no
+    copy. None of these copies is known to be the pinned 6.25.0: the stored copies carry no
+    CHANGELOG or version file at their commits."""
+    for r in roles.provider_rows():
+        cited = re.match(r"internal/\S+?\.go@([0-9a-f]{8})", r["source"])
+        if cited:
+            assert r["read_at"] == cited.group(1), r
+        elif r["source"].startswith("https://docs.aws.amazon.com/"):
+            assert r["read_at"] == "aws-doc", r
+        else:
+            assert r["read_at"] == "unrecorded", r

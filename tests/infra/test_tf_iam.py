@@ -20,10 +20,9 @@ STAR_RESOURCE_ALLOWED: dict[tuple[str, str, str], set[str]] = {
     ("terraform/modules/iam", "task_exec", "ECRLogin"): {"ecr:GetAuthorizationToken"},
     ("terraform/bootstrap", "deploy", "ECRLogin"): {"ecr:GetAuthorizationToken"},
     # no resource-level permissions
-    ("terraform/bootstrap", "deploy", "TaskDefinitions"): {
+    ("terraform/bootstrap", "deploy", "ReadTaskDefinitions"): {
         "ecs:DescribeTaskDefinition",
         "ecs:ListTaskDefinitions",
-        "ecs:RegisterTaskDefinition",
     },
     ("terraform/bootstrap", "deploy", "ListThisClustersTasks"): {"ecs:ListTasks"},  # ecs:cluster
     ("terraform/modules/network", "flow_logs", "FindTheLogGroup"): {"logs:DescribeLogGroups"},
@@ -38,6 +37,10 @@ STAR_RESOURCE_ALLOWED: dict[tuple[str, str, str], set[str]] = {
     ("terraform/bootstrap", "workload_boundary", "FindNetworkInterfaces"): {
         "ec2:Describe[A-Z]*[a-z]"
     },
+    # bedrock:Rerank supports no resource-level permissions (Bedrock user guide,
+    # "Permissions for reranking"); the model it uses is scoped by bedrock:InvokeModel.
+    ("terraform/modules/iam", "task", "Rerank"): {"bedrock:Rerank"},
+    ("terraform/bootstrap", "workload_boundary", "RerankWithBedrockModels"): {"bedrock:Rerank"},
     ("terraform/bootstrap", "workload_boundary", "ReadLoadBalancers"): {
         "elasticloadbalancing:Describe*"
     },
@@ -45,9 +48,8 @@ STAR_RESOURCE_ALLOWED: dict[tuple[str, str, str], set[str]] = {
     # resource-level permissions (EC2's by name: ec2:Describe* holds some that do), the key
     # that does not exist yet (tag-conditioned), WAF's log delivery, SNS subscriptions.
     ("terraform/bootstrap", "apply_network", "EC2Describe"): {"ec2:Describe[A-Z]*[a-z]"},
-    ("terraform/bootstrap", "apply_compute", "ECSTaskDefinitions"): {
+    ("terraform/bootstrap", "apply_compute", "ECSDescribeTaskDefinitions"): {
         "ecs:DescribeTaskDefinition",
-        "ecs:RegisterTaskDefinition",
     },
     ("terraform/bootstrap", "apply_compute", "ELBDescribe"): {"elasticloadbalancing:Describe*"},
     ("terraform/bootstrap", "apply_compute", "AutoScalingDescribe"): {
@@ -58,10 +60,7 @@ STAR_RESOURCE_ALLOWED: dict[tuple[str, str, str], set[str]] = {
         "logs:DeleteLogDelivery",
         "logs:DescribeLogGroups",
         "logs:DescribeResourcePolicies",
-        "logs:GetLogDelivery",
-        "logs:ListLogDeliveries",
         "logs:PutResourcePolicy",
-        "logs:UpdateLogDelivery",
     },
     ("terraform/bootstrap", "apply_edge", "SNSEmailSubscriptions"): {
         "sns:GetSubscriptionAttributes",
@@ -80,8 +79,6 @@ STAR_RESOURCE_ALLOWED: dict[tuple[str, str, str], set[str]] = {
         "elasticloadbalancing:Describe*",
         "kms:ListAliases",
         "logs:DescribeLogGroups",
-        "logs:GetLogDelivery",
-        "logs:ListLogDeliveries",
         "sns:GetSubscriptionAttributes",
     },
 }
@@ -195,6 +192,7 @@ def test_task_role_reaches_only_bedrock_models_and_the_documents(
         "bedrock:InvokeModel",
         "bedrock:InvokeModelWithResponseStream",
         "bedrock:ApplyGuardrail",  # the configured guardrail only (test_tf_guardrail.py)
+        "bedrock:Rerank",  # with a reranker only (terraform/tests/rerank.tftest.hcl)
         "s3:ListBucket",
         "s3:GetObject",
         "kms:Decrypt",

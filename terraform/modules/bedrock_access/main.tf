@@ -36,6 +36,14 @@ locals {
     can(regex("^arn:", id)) ? id : "arn:${var.partition}:bedrock:${var.region}:${var.account_id}:guardrail/${id}"
   ]
 
+  # Rerank names its model by ARN; the service turns a bare id into the foundation model in
+  # its Region (app/rerank.py, model_arn), and so does this. The reranker is authorized as
+  # bedrock:InvokeModel on that model (Bedrock user guide, "Permissions for reranking").
+  rerank_models = [
+    for id in(var.rerank_model_id == "" ? [] : [var.rerank_model_id]) :
+    can(regex("^arn:", id)) ? id : "arn:${var.partition}:bedrock:${var.region}::foundation-model/${id}"
+  ]
+
   arns = {
     foundation_models = sort(distinct(flatten([
       for m in values(local.models) : [

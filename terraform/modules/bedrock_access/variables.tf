@@ -42,6 +42,17 @@ variable "guardrail_id" {
   default     = ""
 }
 
+variable "rerank_model_id" {
+  description = "BEDROCK_RERANK_MODEL_ID: a reranking foundation-model id (e.g. `amazon.rerank-v1:0`, invoked in the stack's Region) or a foundation-model ARN; empty for none."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^(|[a-z0-9-]+\\.[a-z0-9.:-]+|arn:aws(-[^:]+)?:bedrock:[a-z0-9-]+::foundation-model/.+)$", var.rerank_model_id))
+    error_message = "rerank_model_id must be a foundation-model id (amazon.rerank-v1:0) or a foundation-model ARN."
+  }
+}
+
 variable "embedding_model_id" {
   description = "BEDROCK_EMBEDDING_MODEL_ID: a foundation-model id invoked in the stack's Region; empty for none."
   type        = string

@@ -124,6 +124,30 @@ data "aws_iam_policy_document" "task" {
     }
   }
 
+  # Rerank (bedrock-agent-runtime, app/rerank.py) needs bedrock:Rerank, which supports no
+  # resource-level permissions (AWS accepts only `*`), and bedrock:InvokeModel on the
+  # reranking model (Bedrock user guide, "Permissions for reranking": both, for Rerank with
+  # a list of sources). Only with a reranker configured.
+  dynamic "statement" {
+    for_each = length(var.bedrock_rerank_model_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "Rerank"
+      actions   = ["bedrock:Rerank"]
+      resources = ["*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(var.bedrock_rerank_model_arns) > 0 ? [1] : []
+
+    content {
+      sid       = "InvokeTheRerankModel"
+      actions   = ["bedrock:InvokeModel"]
+      resources = var.bedrock_rerank_model_arns
+    }
+  }
+
   statement {
     sid       = "ListDocuments"
     actions   = ["s3:ListBucket"]

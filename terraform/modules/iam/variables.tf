@@ -56,6 +56,17 @@ variable "bedrock_guardrail_arns" {
   }
 }
 
+variable "bedrock_rerank_model_arns" {
+  description = "Reranking foundation-model ARNs (BEDROCK_RERANK_MODEL_ID), e.g. `arn:aws:bedrock:us-west-2::foundation-model/amazon.rerank-v1:0`; empty: the service reranks nothing and the task role may not."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.bedrock_rerank_model_arns : can(regex("^arn:aws[a-z-]*:bedrock:[a-z0-9-]+::foundation-model/.+$", arn))])
+    error_message = "bedrock_rerank_model_arns must be foundation-model ARNs (arn:aws:bedrock:<region>::foundation-model/<id>)."
+  }
+}
+
 variable "documents_bucket_arn" {
   description = "ARN of the documents bucket the service reads."
   type        = string
