@@ -21,19 +21,28 @@ uv=${UV:-$repo/.tools/bin/uv}
 
 export TF_CLI_CONFIG_FILE="$home/terraformrc"
 export CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1 TF_INPUT=0
+# No plugin cache, even where the user has one: the stand-in has the real provider's address
+# and version, so a shared cache would hand it to the user's real projects (or the real
+# provider to these runs). It would save nothing either: init links the unpacked mirror.
 export TF_PLUGIN_CACHE_DIR=""
 # Never a real account: the stand-in reads no credentials, and nothing else may either.
 unset AWS_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
 export AWS_ACCESS_KEY_ID=standin AWS_SECRET_ACCESS_KEY=standin AWS_EC2_METADATA_DISABLED=true
 
 install() {
-	(cd "$tool" && "$uv" sync --locked --quiet)
+	# Terraform starts a provider process for nearly every command (two per plan or
+	# validate, two per `terraform test` run): with PYTHONDONTWRITEBYTECODE set, as it may be,
+	# each would compile every module it imports again, so they are compiled here, once.
+	(cd "$tool" && "$uv" sync --locked --quiet --compile-bytecode)
 	local py="$tool/.venv/bin/python" version platform dir
 	"$py" -m grpc_tools.protoc -I"$tool/proto" --python_out="$tool/src/aws_standin" \
 		"$tool/proto/tfplugin6.proto"
 	sed -i 's/^import tfplugin6_pb2/from aws_standin import tfplugin6_pb2/' \
 		"$tool/src/aws_standin/tfplugin6_pb2.py"
-	PYTHONPATH="$tool/src" "$py" -m aws_standin.schema "$tool/src/aws_standin/schema.pb"
+	PYTHONPATH="$tool/src" "$py" -m aws_standin.schema "$tool/src/aws_standin"
+	"$py" -m compileall -q "$tool/src/aws_standin"
+	rm -rf "$home/tls"
+	PYTHONPATH="$tool/src" "$py" -m aws_standin.server --write-certificate "$home/tls"
 	version=$(PYTHONPATH="$tool/src" "$py" -c 'from aws_standin import schema; print(schema.version())')
 	platform=$(TF_CLI_CONFIG_FILE=/dev/null terraform version -json | "$py" -c 'import json,sys; print(json.load(sys.stdin)["platform"])')
 	rm -rf "$home/mirror"
@@ -41,7 +50,7 @@ install() {
 	mkdir -p "$dir"
 	cat >"$dir/terraform-provider-aws_v${version}_x5" <<SH
 #!/bin/sh
-PYTHONPATH="$tool/src" exec "$py" -m aws_standin.server
+PYTHONPATH="$tool/src" exec "$py" -m aws_standin.server --tls "$home/tls"
 SH
 	chmod +x "$dir/terraform-provider-aws_v${version}_x5"
 	cat >"$home/terraformrc" <<HCL
