@@ -66,15 +66,29 @@ provider_installation {
 HCL
 }
 
+# copy [DIR]: terraform/ (with its siblings) copied to DIR/terraform; DIR is $work unless
+# given, and $work is emptied first.
 copy() {
-	rm -rf "$work"
-	mkdir -p "$work"
-	cp -r "$repo/terraform" "$work/terraform"
+	local to=${1:-$work}
+	if [ "$to" = "$work" ]; then rm -rf "$work"; fi
+	mkdir -p "$to"
+	cp -r "$repo/terraform" "$to/terraform"
 	# The root module reads the task definition template from ../.aws/.
-	if [ -d "$repo/.aws" ]; then cp -r "$repo/.aws" "$work/.aws"; fi
+	if [ -d "$repo/.aws" ]; then cp -r "$repo/.aws" "$to/.aws"; fi
 	# ...and the smoke hook's package from ../.build/ (make smoke-hook-zip).
-	if [ -d "$repo/.build" ]; then cp -r "$repo/.build" "$work/.build"; fi
-	find "$work/terraform" \( -name .terraform -o -name .terraform.lock.hcl \) -prune -exec rm -rf {} +
+	if [ -d "$repo/.build" ]; then cp -r "$repo/.build" "$to/.build"; fi
+	find "$to/terraform" \( -name .terraform -o -name .terraform.lock.hcl \) -prune -exec rm -rf {} +
+}
+
+# wait_all NAME=PID...: waits for each job, then prints its log (.tools/tf-offline/NAME.log)
+# in the order given; fails if any job failed.
+wait_all() {
+	local job failed=0
+	for job in "$@"; do
+		if ! wait "${job#*=}"; then failed=1; fi
+	done
+	for job in "$@"; do cat "$work/${job%%=*}.log"; done
+	return $failed
 }
 
 init() {
@@ -85,9 +99,13 @@ init() {
 	fi
 }
 
+# -no-tests: `terraform test` (make tf-test) validates the test files itself, with each run's
+# module (which catches more: a reference to an undeclared resource in an assertion passes
+# validate, seen), and validating them here started eight more provider processes.
 validate_one() {
 	local dir=$1 log=$1/.validate.log
-	if init "$dir" 2>"$log" && terraform -chdir="$dir" validate -no-color >/dev/null 2>>"$log"; then
+	if init "$dir" 2>"$log" &&
+		terraform -chdir="$dir" validate -no-tests -no-color >/dev/null 2>>"$log"; then
 		rm -f "$log"
 	fi
 }
@@ -113,10 +131,19 @@ validate() {
 	return $failed
 }
 
+# One `terraform test` per test file, all at once (Terraform 1.11 runs a file's runs one after
+# the other, each waiting on provider processes); each file's output printed whole.
 run_test() {
 	copy
 	init "$work/terraform"
-	terraform -chdir="$work/terraform" test -no-color
+	local file name jobs=()
+	for file in "$work"/terraform/tests/*.tftest.hcl; do
+		name=test-$(basename "$file" .tftest.hcl)
+		terraform -chdir="$work/terraform" test -no-color -filter="tests/${file##*/}" \
+			>"$work/$name.log" 2>&1 &
+		jobs+=("$name=$!")
+	done
+	wait_all "${jobs[@]}"
 }
 
 local_backend() {
@@ -153,19 +180,27 @@ plan_and_state() {
 	echo "terraform plan ($name): .data/plans/$name.json, .txt; applied: $name.state.json, .tfstate"
 }
 
+# Every environment and the bootstrap at once, each in its own copy (an apply leaves its
+# state in the copy's terraform.tfstate).
 plan() {
-	copy
-	local_backend "$work/terraform"
+	rm -rf "$work"
 	mkdir -p "$plans"
-	local env repository
+	local env repository jobs=()
 	for env in "$@"; do
-		plan_and_state "$work/terraform" "$env" -var-file="envs/$env.tfvars"
+		copy "$work/$env"
+		local_backend "$work/$env/terraform"
+		plan_and_state "$work/$env/terraform" "$env" -var-file="envs/$env.tfvars" \
+			>"$work/plan-$env.log" 2>&1 &
+		jobs+=("plan-$env=$!")
 	done
 	# The bootstrap (the GitHub roles both environments use), for the repository the
 	# environments name.
-	repository=$(sed -n 's/^repository *= *"\(.*\)"/\1/p' "$work/terraform/envs/$1.tfvars")
-	local_backend "$work/terraform/bootstrap"
-	plan_and_state "$work/terraform/bootstrap" bootstrap -var="github_repository=$repository"
+	repository=$(sed -n 's/^repository *= *"\(.*\)"/\1/p' "$work/$1/terraform/envs/$1.tfvars")
+	local_backend "$work/$1/terraform/bootstrap"
+	plan_and_state "$work/$1/terraform/bootstrap" bootstrap -var="github_repository=$repository" \
+		>"$work/plan-bootstrap.log" 2>&1 &
+	jobs+=("plan-bootstrap=$!")
+	wait_all "${jobs[@]}"
 }
 
 case "${1:-}" in
