@@ -8,9 +8,10 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tfconfig import REPO
@@ -154,31 +155,14 @@ _COPY = {
 }
 
 
-def _in_parallel(
-    runs: dict[int, Callable[[], subprocess.CompletedProcess[str]]],
-) -> dict[int, subprocess.CompletedProcess[str]]:
-    """Each copy's Terraform runs at once: most of a run waits on its provider processes."""
-    with ThreadPoolExecutor(max_workers=len(runs)) as pool:
-        started = {copy: pool.submit(run) for copy, run in runs.items()}
-        return {copy: future.result() for copy, future in started.items()}
-
-
 @pytest.fixture(scope="module")
-def broken_validate(
-    env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> dict[int, str]:
-    roots = {}
+def broken_validate(started: dict[str, Future[Any]]) -> dict[int, str]:
+    out = {}
     for copy in (0, 1, 2):
-        roots[copy] = root = _copy(tmp_path_factory.mktemp("broken"))
-        for name, (mistake, _) in VALIDATE_MISTAKES.items():
-            if _COPY.get(name, 0) == copy:
-                mistake(root)
-    results = _in_parallel(
-        {copy: (lambda root=root: _validate(env, root)) for copy, root in roots.items()}
-    )
-    for result in results.values():
+        result = started[f"validate-{copy}"].result()
         assert result.returncode != 0, result.stdout
-    return {copy: result.stderr for copy, result in results.items()}
+        out[copy] = result.stderr
+    return out
 
 
 @pytest.mark.parametrize("name", sorted(VALIDATE_MISTAKES))
@@ -259,19 +243,13 @@ PLAN_MISTAKES: dict[str, tuple[Mistake, int, Callable[[], list[str]]]] = {
 
 
 @pytest.fixture(scope="module")
-def broken_plan(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict[int, str]:
-    roots = {}
+def broken_plan(started: dict[str, Future[Any]]) -> dict[int, str]:
+    out = {}
     for copy in (0, 1, 2):
-        roots[copy] = root = _copy(tmp_path_factory.mktemp("broken-plan"))
-        for mistake, mistake_copy, _ in PLAN_MISTAKES.values():
-            if mistake_copy == copy:
-                mistake(root)
-    results = _in_parallel(
-        {copy: (lambda root=root: _plan(env, root)) for copy, root in roots.items()}
-    )
-    for result in results.values():
+        result = started[f"plan-{copy}"].result()
         assert result.returncode != 0, result.stdout[-3000:]
-    return {copy: " ".join(result.stderr.split()) for copy, result in results.items()}
+        out[copy] = " ".join(result.stderr.split())
+    return out
 
 
 @pytest.mark.parametrize("name", list(PLAN_MISTAKES))
@@ -372,17 +350,49 @@ def _test_files_asserting(messages: list[str]) -> list[str]:
     return sorted(chosen)
 
 
-@pytest.fixture(scope="module")
-def broken_test(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> str:
-    root = _copy(tmp_path_factory.mktemp("broken-test"), with_tests=True)
-    for mistake, _ in TEST_MISTAKES.values():
-        mistake(root)
-    assert _validate(env, root).returncode == 0, "each planted mistake is valid Terraform"
+def _validate_and_test(
+    env: dict[str, str], root: Path
+) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
+    validated = _validate(env, root)
     # Only the files that can fail on these mistakes: every run costs provider processes.
     files = _test_files_asserting([message for _, message in TEST_MISTAKES.values()])
-    result = _tf(env, root, "test", *(f"-filter={name}" for name in files))
+    return validated, _tf(env, root, "test", *(f"-filter={name}" for name in files))
+
+
+@pytest.fixture(scope="module")
+def broken_test(started: dict[str, Future[Any]]) -> str:
+    validated, result = started["test"].result()
+    assert validated.returncode == 0, "each planted mistake is valid Terraform"
     assert result.returncode != 0, result.stdout
     return " ".join((result.stdout + result.stderr).split())
+
+
+@pytest.fixture(scope="module")
+def started(
+    env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Future[Any]]]:
+    """Every copy of this module's planted mistakes, planted, and its Terraform run started,
+    when the first of them is needed: they run side by side (most of a run waits on its
+    provider processes), the longest (the terraform test run) first."""
+    jobs: dict[str, Future[Any]] = {}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        root = _copy(tmp_path_factory.mktemp("broken-test"), with_tests=True)
+        for mistake, _ in TEST_MISTAKES.values():
+            mistake(root)
+        jobs["test"] = pool.submit(_validate_and_test, env, root)
+        for copy in (0, 1, 2):
+            root = _copy(tmp_path_factory.mktemp("broken-plan"))
+            for mistake, mistake_copy, _ in PLAN_MISTAKES.values():
+                if mistake_copy == copy:
+                    mistake(root)
+            jobs[f"plan-{copy}"] = pool.submit(_plan, env, root)
+        for copy in (0, 1, 2):
+            root = _copy(tmp_path_factory.mktemp("broken"))
+            for name, (mistake, _) in VALIDATE_MISTAKES.items():
+                if _COPY.get(name, 0) == copy:
+                    mistake(root)
+            jobs[f"validate-{copy}"] = pool.submit(_validate, env, root)
+        yield jobs
 
 
 @pytest.mark.parametrize("name", sorted(TEST_MISTAKES))
