@@ -114,11 +114,12 @@ validate() {
 	copy
 	local dirs=("$work/terraform" "$work/terraform/bootstrap") dir failed=0
 	for dir in "$work"/terraform/modules/*/; do dirs+=("${dir%/}"); done
-	# Two at a time: each run waits mostly on the provider's start-up.
+	# Four at a time on two cores: each run waits mostly on its provider processes' start-up
+	# and handshake (the 15 validates alone, seen: 7.7 s two at a time, 5.0 s four at a time).
 	export -f validate_one init
 	export work
 	# shellcheck disable=SC2016 # $1 is for the inner bash
-	printf '%s\0' "${dirs[@]}" | xargs -0 -P 2 -I{} bash -c 'validate_one "$1"' _ {}
+	printf '%s\0' "${dirs[@]}" | xargs -0 -P 4 -I{} bash -c 'validate_one "$1"' _ {}
 	for dir in "${dirs[@]}"; do
 		if [ -f "$dir/.validate.log" ]; then
 			echo "terraform validate: ${dir#"$work"/} failed" >&2
