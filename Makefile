@@ -35,8 +35,10 @@ $(CURDIR)/.tools/bin/uv:
 	$(UV) sync --locked
 	@touch $@
 
+# Compiled once here: where PYTHONDONTWRITEBYTECODE is set, each checkov run (two plan scans
+# in make pytest) would otherwise compile its thousands of modules again (3 s of CPU each).
 tools/checkov/.venv/.synced: tools/checkov/pyproject.toml tools/checkov/uv.lock | $(UV)
-	cd tools/checkov && $(UV) sync --locked
+	cd tools/checkov && $(UV) sync --locked --compile-bytecode
 	@touch $@
 
 install: .venv/.synced ## Install the locked Python environment (.venv)

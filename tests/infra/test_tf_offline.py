@@ -5,10 +5,13 @@ the aws stand-in provider (tools/aws-standin), expecting Terraform's own error."
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,7 +71,8 @@ def _tf(env: dict[str, str], root: Path, *args: str) -> subprocess.CompletedProc
 def _validate(env: dict[str, str], root: Path) -> subprocess.CompletedProcess[str]:
     init = _tf(env, root, "init", "-backend=false", "-input=false")
     assert init.returncode == 0, init.stderr
-    return _tf(env, root, "validate")
+    # -no-tests: the test files are `terraform test`'s (each started eight more providers).
+    return _tf(env, root, "validate", "-no-tests")
 
 
 def _plan(
@@ -153,16 +157,10 @@ _COPY = {
 
 
 @pytest.fixture(scope="module")
-def broken_validate(
-    env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> dict[int, str]:
+def broken_validate(started: dict[str, Future[Any]]) -> dict[int, str]:
     out = {}
     for copy in (0, 1, 2):
-        root = _copy(tmp_path_factory.mktemp("broken"))
-        for name, (mistake, _) in VALIDATE_MISTAKES.items():
-            if _COPY.get(name, 0) == copy:
-                mistake(root)
-        result = _validate(env, root)
+        result = started[f"validate-{copy}"].result()
         assert result.returncode != 0, result.stdout
         out[copy] = result.stderr
     return out
@@ -175,27 +173,91 @@ def test_validate_catches(name: str, broken_validate: dict[int, str]) -> None:
     assert error in stderr, stderr
 
 
-def test_plan_catches_an_unknown_for_each(env: dict[str, str], tmp_path: Path) -> None:
-    root = _copy(tmp_path)
-    (root / "extra.tf").write_text(
+def _unwrap_jsonencode(argument: str) -> Mistake:
+    """The template argument `argument` given its list itself instead of its JSON."""
+
+    def plant(t: Path) -> None:
+        path = t / "modules/ecs/main.tf"
+        text = path.read_text(encoding="utf-8")
+        pattern = rf"^(\s*{argument}\s*=\s*)jsonencode\((.*)\)$"
+        assert re.search(pattern, text, re.MULTILINE), f"{argument}: update this test"
+        path.write_text(re.sub(pattern, r"\1\2", text, count=1, flags=re.MULTILINE))
+
+    return plant
+
+
+def _template_line(placeholder: str) -> int:
+    """The line of the task definition template that interpolates `placeholder`."""
+    lines = (REPO / ".aws/task-definition.json").read_text(encoding="utf-8").splitlines()
+    found = [n for n, line in enumerate(lines, 1) if f"${{{placeholder}}}" in line]
+    assert len(found) == 1, f"{placeholder}: {found}"
+    return found[0]
+
+
+def _unknown_for_each(t: Path) -> None:
+    (t / "extra.tf").write_text(
         'resource "aws_iam_role_policy_attachment" "extra" {\n'
         "  for_each   = toset([module.iam.task_role_arn])\n"
         "  role       = each.key\n"
         '  policy_arn = "arn:aws:iam::aws:policy/ReadOnlyAccess"\n'
         "}\n"
     )
-    result = _plan(env, root)
-    assert result.returncode != 0
-    assert "Invalid for_each argument" in result.stderr, result.stderr
 
 
-def test_plan_catches_a_string_in_tfvars_for_a_number(env: dict[str, str], tmp_path: Path) -> None:
-    root = _copy(tmp_path)
-    _edit(root / "envs/dev.tfvars", "desired_count               = 2", 'desired_count = "two"')
-    result = _plan(env, root)
-    assert result.returncode != 0
-    assert "Invalid value for input variable" in result.stderr, result.stderr
-    assert "desired_count" in result.stderr
+def _template_failed(placeholder: str) -> Callable[[], list[str]]:
+    # Terraform names the template position of the first value it cannot interpolate.
+    return lambda: [
+        'Call to function "templatefile" failed',
+        f"task-definition.json:{_template_line(placeholder)},",
+        "Invalid template interpolation value",
+    ]
+
+
+# Mistakes only a plan with an environment's values shows: (plant, copy, what Terraform
+# says). Planted together where Terraform reports each (errors of independent resources);
+# a tfvars type error stops Terraform before it plans anything, and templatefile() reports
+# only its first bad value (seen), hence three copies, planned at once.
+PLAN_MISTAKES: dict[str, tuple[Mistake, int, Callable[[], list[str]]]] = {
+    "an unknown for_each": (
+        _unknown_for_each,
+        0,
+        lambda: ["Invalid for_each argument"],
+    ),
+    "jsonencode() removed around the environment passed to templatefile()": (
+        _unwrap_jsonencode("environment"),
+        0,
+        _template_failed("environment"),
+    ),
+    "jsonencode() removed around the secrets passed to templatefile()": (
+        _unwrap_jsonencode("secrets"),
+        1,
+        _template_failed("secrets"),
+    ),
+    "a string in tfvars for a number": (
+        lambda t: _edit(
+            t / "envs/dev.tfvars", "desired_count               = 2", 'desired_count = "two"'
+        ),
+        2,
+        lambda: ["Invalid value for input variable", "desired_count"],
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def broken_plan(started: dict[str, Future[Any]]) -> dict[int, str]:
+    out = {}
+    for copy in (0, 1, 2):
+        result = started[f"plan-{copy}"].result()
+        assert result.returncode != 0, result.stdout[-3000:]
+        out[copy] = " ".join(result.stderr.split())
+    return out
+
+
+@pytest.mark.parametrize("name", list(PLAN_MISTAKES))
+def test_plan_catches(name: str, broken_plan: dict[int, str]) -> None:
+    _, copy, expected = PLAN_MISTAKES[name]
+    for message in expected():
+        assert message in broken_plan[copy], broken_plan[copy]
 
 
 def test_apply_is_refused(env: dict[str, str], tmp_path: Path) -> None:
@@ -277,15 +339,61 @@ TEST_MISTAKES: dict[str, tuple[Mistake, str]] = {
 }
 
 
+def _test_files_asserting(messages: list[str]) -> list[str]:
+    """The test files whose assertions carry these messages (each in one, at least)."""
+    files = sorted((REPO / "terraform" / "tests").glob("*.tftest.hcl"))
+    texts = {f"tests/{f.name}": " ".join(f.read_text(encoding="utf-8").split()) for f in files}
+    chosen = set()
+    for message in messages:
+        found = [name for name, text in texts.items() if f'error_message = "{message}' in text]
+        assert found, f"no test file asserts {message!r}: update this test"
+        chosen.update(found)
+    return sorted(chosen)
+
+
+def _validate_and_test(
+    env: dict[str, str], root: Path
+) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
+    validated = _validate(env, root)
+    # Only the files that can fail on these mistakes: every run costs provider processes.
+    files = _test_files_asserting([message for _, message in TEST_MISTAKES.values()])
+    return validated, _tf(env, root, "test", *(f"-filter={name}" for name in files))
+
+
 @pytest.fixture(scope="module")
-def broken_test(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> str:
-    root = _copy(tmp_path_factory.mktemp("broken-test"), with_tests=True)
-    for mistake, _ in TEST_MISTAKES.values():
-        mistake(root)
-    assert _validate(env, root).returncode == 0, "each planted mistake is valid Terraform"
-    result = _tf(env, root, "test")
+def broken_test(started: dict[str, Future[Any]]) -> str:
+    validated, result = started["test"].result()
+    assert validated.returncode == 0, "each planted mistake is valid Terraform"
     assert result.returncode != 0, result.stdout
     return " ".join((result.stdout + result.stderr).split())
+
+
+@pytest.fixture(scope="module")
+def started(
+    env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Future[Any]]]:
+    """Every copy of this module's planted mistakes, planted, and its Terraform run started,
+    when the first of them is needed: they run side by side (most of a run waits on its
+    provider processes), the longest (the terraform test run) first."""
+    jobs: dict[str, Future[Any]] = {}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        root = _copy(tmp_path_factory.mktemp("broken-test"), with_tests=True)
+        for mistake, _ in TEST_MISTAKES.values():
+            mistake(root)
+        jobs["test"] = pool.submit(_validate_and_test, env, root)
+        for copy in (0, 1, 2):
+            root = _copy(tmp_path_factory.mktemp("broken-plan"))
+            for mistake, mistake_copy, _ in PLAN_MISTAKES.values():
+                if mistake_copy == copy:
+                    mistake(root)
+            jobs[f"plan-{copy}"] = pool.submit(_plan, env, root)
+        for copy in (0, 1, 2):
+            root = _copy(tmp_path_factory.mktemp("broken"))
+            for name, (mistake, _) in VALIDATE_MISTAKES.items():
+                if _COPY.get(name, 0) == copy:
+                    mistake(root)
+            jobs[f"validate-{copy}"] = pool.submit(_validate, env, root)
+        yield jobs
 
 
 @pytest.mark.parametrize("name", sorted(TEST_MISTAKES))

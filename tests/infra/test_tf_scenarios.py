@@ -20,6 +20,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -361,13 +362,30 @@ def _plan_copy(stack: Applied, target: Path, mistakes: bool) -> Plan:
 
 
 @pytest.fixture(scope="module")
-def planned(applied: Applied) -> Plan:
-    return _plan_copy(applied, applied.root.parent / "scenarios", mistakes=False)
+def both(applied: Applied) -> dict[bool, Plan]:
+    """{mistakes planted?: its plan}: the two copies planned at once (a plan waits mostly
+    on its provider processes)."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        plans = {
+            mistakes: pool.submit(
+                _plan_copy,
+                applied,
+                applied.root.parent / ("mistakes" if mistakes else "scenarios"),
+                mistakes,
+            )
+            for mistakes in (False, True)
+        }
+        return {mistakes: future.result() for mistakes, future in plans.items()}
 
 
 @pytest.fixture(scope="module")
-def mistaken(applied: Applied) -> Plan:
-    return _plan_copy(applied, applied.root.parent / "mistakes", mistakes=True)
+def planned(both: dict[bool, Plan]) -> Plan:
+    return both[False]
+
+
+@pytest.fixture(scope="module")
+def mistaken(both: dict[bool, Plan]) -> Plan:
+    return both[True]
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))

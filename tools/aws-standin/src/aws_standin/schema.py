@@ -227,7 +227,56 @@ def response(path: Path = SCHEMA_FILE) -> pb.GetProviderSchema.Response:
     )
 
 
+# Beside this file, written by `python -m aws_standin.schema` when the tool is built
+# (tf-offline.sh install): Terraform asks every provider process it starts for the schema,
+# and a plan needs the blocks of the few types it plans, so a process reads these instead of
+# decoding and patching the whole document (most of a process's start-up otherwise).
+CACHE_DIR = Path(__file__).resolve().parent
+RESPONSE_CACHE = CACHE_DIR / "schema.pb"
+BLOCKS_CACHE = CACHE_DIR / "schema.blocks.json"
+_SECTIONS = ("resource_schemas", "data_source_schemas")
+
+
+def _blocks_index(path: Path = SCHEMA_FILE) -> dict[str, dict[str, str]]:
+    """{section: {type name: its block, as JSON}}: the document, one type at a time."""
+    doc = provider(path)
+    return {
+        section: {
+            name: json.dumps(spec["block"], separators=(",", ":"))
+            for name, spec in doc[section].items()
+        }
+        for section in _SECTIONS
+    }
+
+
+class Blocks:
+    """The schema's blocks by type name, each decoded when first asked for."""
+
+    def __init__(self, cache: Path = BLOCKS_CACHE) -> None:
+        if cache.exists():
+            self._index = dict(json.loads(cache.read_text(encoding="utf-8")))
+        else:  # not built (a test run from the source tree): from the document itself
+            self._index = _blocks_index()
+        self._decoded: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def names(self, section: str) -> list[str]:
+        return list(self._index[section])
+
+    def block(self, section: str, name: str) -> dict[str, Any]:
+        key = (section, name)
+        if key not in self._decoded:
+            self._decoded[key] = dict(json.loads(self._index[section][name]))
+        return self._decoded[key]
+
+
+def write_caches(directory: Path = CACHE_DIR) -> None:
+    (directory / RESPONSE_CACHE.name).write_bytes(response().SerializeToString())
+    (directory / BLOCKS_CACHE.name).write_text(
+        json.dumps(_blocks_index(), separators=(",", ":")), encoding="utf-8"
+    )
+
+
 if __name__ == "__main__":
     import sys
 
-    Path(sys.argv[1]).write_bytes(response().SerializeToString())
+    write_caches(Path(sys.argv[1]) if len(sys.argv) > 1 else CACHE_DIR)

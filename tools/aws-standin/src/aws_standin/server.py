@@ -5,11 +5,12 @@ Handshake (hashicorp/go-plugin server.go, Serve): the client sets TF_PLUGIN_MAGI
 AutoMTLS (terraform enables it unless TF_DISABLE_PLUGIN_TLS is set), PLUGIN_CLIENT_CERT; the
 server answers on stdout with `1|6|tcp|127.0.0.1:PORT|grpc|<server cert, DER, base64 raw
 std encoding>`, serves TLS 1.2+ with its own certificate for "localhost" (go-plugin mtls.go:
-self-signed, CA, client+server auth) and requires the client's certificate.
+self-signed, CA, client+server auth); it does not ask for the client's (serve).
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import datetime
 import functools
@@ -22,10 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from aws_standin import data_sources, schema, scratch
@@ -37,7 +34,8 @@ from aws_standin.values import decode, encode, from_json
 MAGIC_COOKIE_KEY = "TF_PLUGIN_MAGIC_COOKIE"
 MAGIC_COOKIE_VALUE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
 CAPABILITIES = pb.ServerCapabilities(plan_destroy=False, get_provider_schema_optional=True)
-SCHEMA_CACHE = Path(__file__).resolve().parent / "schema.pb"
+# go-plugin's own certificates (mtls.go, generateCert) are valid for 262980 hours.
+CERTIFICATE_HOURS = 262980
 
 
 def _error(summary: str, detail: str = "") -> pb.Diagnostic:
@@ -50,15 +48,15 @@ class Provider:
         self.stop = threading.Event()
 
     @functools.cached_property
-    def doc(self) -> dict[str, Any]:
+    def blocks(self) -> schema.Blocks:
         # Loaded on first use: validate asks only for the (cached) protocol schema.
-        return schema.provider()
+        return schema.Blocks()
 
     def _resource(self, name: str) -> dict[str, Any]:
-        return dict(self.doc["resource_schemas"][name]["block"])
+        return dict(self.blocks.block("resource_schemas", name))
 
     def _data(self, name: str) -> dict[str, Any]:
-        return dict(self.doc["data_source_schemas"][name]["block"])
+        return dict(self.blocks.block("data_source_schemas", name))
 
     # --- schema and configuration --------------------------------------------------------
 
@@ -66,17 +64,18 @@ class Provider:
         return pb.GetMetadata.Response(
             server_capabilities=CAPABILITIES,
             resources=[
-                pb.GetMetadata.ResourceMetadata(type_name=n) for n in self.doc["resource_schemas"]
+                pb.GetMetadata.ResourceMetadata(type_name=n)
+                for n in self.blocks.names("resource_schemas")
             ],
             data_sources=[
                 pb.GetMetadata.DataSourceMetadata(type_name=n)
-                for n in self.doc["data_source_schemas"]
+                for n in self.blocks.names("data_source_schemas")
             ],
         )
 
     def GetProviderSchema(self, request: pb.GetProviderSchema.Request) -> bytes:
-        if SCHEMA_CACHE.exists():
-            return SCHEMA_CACHE.read_bytes()
+        if schema.RESPONSE_CACHE.exists():
+            return schema.RESPONSE_CACHE.read_bytes()
         return bytes(schema.response().SerializeToString())
 
     def ValidateProviderConfig(self, request: Any) -> Any:
@@ -255,6 +254,13 @@ def _handlers(provider: Provider, done: threading.Event) -> list[grpc.GenericRpc
 
 def _certificate() -> tuple[bytes, bytes, bytes]:
     """A key and self-signed certificate for "localhost", as go-plugin's generateCert makes."""
+    # Imported here: cryptography costs a provider process more to import than everything
+    # else but grpc, and a built tool reads the certificate it made once (write_certificate).
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name(
         [
@@ -270,7 +276,7 @@ def _certificate() -> tuple[bytes, bytes, bytes]:
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(seconds=30))
-        .not_valid_after(now + datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(hours=CERTIFICATE_HOURS))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
@@ -307,7 +313,30 @@ def _certificate() -> tuple[bytes, bytes, bytes]:
     )
 
 
-def serve() -> int:
+_TLS_FILES = ("key.pem", "cert.pem", "cert.der")
+
+
+def write_certificate(directory: Path) -> None:
+    """The server's key and certificate, made once when the tool is built: every process
+    Terraform starts presents it (Terraform pins it from that process's handshake line)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, content in zip(_TLS_FILES, _certificate(), strict=True):
+        path = directory / name
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+
+
+def _read_certificate(directory: Path | None) -> tuple[bytes, bytes, bytes]:
+    paths = [directory / name for name in _TLS_FILES] if directory else []
+    if paths and all(p.is_file() for p in paths):
+        key_pem, cert_pem, cert_der = (p.read_bytes() for p in paths)
+        return key_pem, cert_pem, cert_der
+    return _certificate()
+
+
+def serve(tls: Path | None = None) -> int:
     if os.environ.get(MAGIC_COOKIE_KEY) != MAGIC_COOKIE_VALUE:
         print(
             "This is the aws stand-in Terraform provider; Terraform starts it itself "
@@ -332,7 +361,7 @@ def serve() -> int:
     client_cert = os.environ.get("PLUGIN_CLIENT_CERT", "")
     cert_field = ""
     if client_cert:
-        key_pem, cert_pem, cert_der = _certificate()
+        key_pem, cert_pem, cert_der = _read_certificate(tls)
         # TLS with the certificate Terraform pins from the handshake line. Not the client's
         # certificate in return: go-plugin makes it on P-521 (mtls.go), and grpcio's BoringSSL
         # does not offer ecdsa_secp521r1_sha512 in its CertificateRequest, so Go's TLS client
@@ -352,5 +381,18 @@ def serve() -> int:
     return 0
 
 
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="aws_standin.server")
+    parser.add_argument("--tls", type=Path, help="the directory write_certificate made")
+    parser.add_argument(
+        "--write-certificate", type=Path, metavar="DIR", help="make it (once, when built)"
+    )
+    args = parser.parse_args(argv)
+    if args.write_certificate:
+        write_certificate(args.write_certificate)
+        return 0
+    return serve(args.tls)
+
+
 if __name__ == "__main__":
-    sys.exit(serve())
+    sys.exit(main())
