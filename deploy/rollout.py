@@ -297,7 +297,11 @@ def _rollout(args: argparse.Namespace) -> int:
     required = ["ecr_repository_url", "ecs_cluster_name", "ecs_service_name"]
     if not args.no_smoke:
         required += ["api_invoke_url", "smoke_api_key_secret_arn"]
-    outputs = load_outputs(args.outputs, required, optional=["ecs_container_name"])
+    outputs = load_outputs(
+        args.outputs, required, optional=["ecs_container_name", smoke.QUESTION_OUTPUT]
+    )
+    # Read before anything changes: an unusable question stops here, not after the deployment.
+    args.question = smoke.question_for(args.question, outputs)
     repository_url = str(outputs["ecr_repository_url"])
     cluster, service = str(outputs["ecs_cluster_name"]), str(outputs["ecs_service_name"])
     container = outputs.get("ecs_container_name")

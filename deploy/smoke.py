@@ -19,11 +19,14 @@ Right after a rollout the first requests may still reach draining tasks or cold 
 every check is retried with exponential backoff until --retry-seconds have passed since the
 start; the last failure is then reported. With --outputs the base URL is `api_invoke_url`
 and the key is read from Secrets Manager (`smoke_api_key_secret_arn`); it is never printed.
-The question comes from --question, else $SMOKE_QUESTION, else DEFAULT_QUESTION, which
-docs/sample answers. Decision: the default needs nothing remembered. The documented
+The question comes from --question, else the Terraform output `smoke_question` (with
+--outputs), else DEFAULT_QUESTION, which docs/sample answers. The Terraform input
+`smoke_question` (terraform/envs/<env>.tfvars) is the one place an environment sets it: the
+blue/green hook's Lambda function gets the same value as SMOKE_QUESTION, and deploy.rollout
+reads the same output. Decision: the default needs nothing remembered. The documented
 bootstrap ingests docs/sample (`python -m deploy.ingest --outputs tf-outputs.json
-docs/sample`), so the first rollout passes with no variable set; an environment that holds
-other documents sets SMOKE_QUESTION, and the failure sentence says so.
+docs/sample`), so the first rollout passes with nothing set; an environment that holds other
+documents sets `smoke_question`, and the failure sentence says so.
 
 An `ask` that finds no source tells an empty collection (ingest) from a question the
 documents do not answer: the service's 503 says "Nothing has been ingested", and `/ready`
@@ -42,7 +45,7 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +57,8 @@ from deploy._cli import EXIT_OK, ConfigError, DeployError, load_outputs, run, wr
 __all__ = ["CheckResult", "SmokeFailedError", "api_key_from_secret", "main", "run_checks"]
 
 DEFAULT_QUESTION = "How do I roll back a deployment?"  # docs/sample/rollback.md answers it
+# The root module's output of the Terraform input `smoke_question` (terraform/outputs.tf).
+QUESTION_OUTPUT = "smoke_question"
 # How long the smoke test's /ask may take, one real question answered end to end, before the
 # check fails: the one value behind deploy.smoke, deploy.rollout and the blue/green hook.
 LATENCY_BUDGET_MS = 5000.0
@@ -65,9 +70,8 @@ INGEST_HINT = (
 
 
 def smoke_arguments(parser: argparse.ArgumentParser) -> None:
-    """--latency-budget-ms, and --question, defaulting to $SMOKE_QUESTION (a GitHub
-    environment variable, because each environment holds its own documents) and then to a
-    question docs/sample answers: what deploy.smoke and deploy.rollout both take."""
+    """--latency-budget-ms, and --question (default: see `question_for`): what deploy.smoke
+    and deploy.rollout both take."""
     parser.add_argument(
         "--latency-budget-ms",
         type=float,
@@ -76,10 +80,28 @@ def smoke_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--question",
-        default=os.environ.get("SMOKE_QUESTION") or DEFAULT_QUESTION,
-        help="a question the environment's documents answer "
-        f"(default: $SMOKE_QUESTION, else {DEFAULT_QUESTION!r})",
+        help="a question the environment's documents answer (default: the Terraform output "
+        f"{QUESTION_OUTPUT}, else {DEFAULT_QUESTION!r})",
     )
+
+
+def question_for(given: str | None, outputs: Mapping[str, Any]) -> str:
+    """--question, else the Terraform output `smoke_question` (null or absent when the
+    environment sets none, and in outputs files written before it existed), else
+    DEFAULT_QUESTION."""
+    if given is not None:
+        if not given.strip():
+            raise ConfigError("--question is blank; give a question or leave it out.")
+        return given
+    configured = outputs.get(QUESTION_OUTPUT)
+    if configured is None:
+        return DEFAULT_QUESTION
+    if not isinstance(configured, str) or not configured.strip():
+        raise ConfigError(
+            f"the Terraform output {QUESTION_OUTPUT} is {configured!r}, not a question; "
+            "set smoke_question in terraform/envs/<environment>.tfvars and apply."
+        )
+    return configured
 
 
 API_KEY_HEADER = "x-api-key"
@@ -206,8 +228,8 @@ class _Checks:
         )
         return (
             f"the answer to {which} has no sources: ingest this environment's documents "
-            "(`python -m deploy.ingest`), or set the environment's SMOKE_QUESTION to a "
-            "question its documents answer"
+            "(`python -m deploy.ingest`), or set smoke_question in "
+            "terraform/envs/<environment>.tfvars to a question its documents answer and apply"
         )
 
     def _empty_collection(self) -> bool:
@@ -341,8 +363,13 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
 
     def body() -> int:
+        outputs: dict[str, Any] = {}
         if args.outputs:
-            outputs = load_outputs(args.outputs, ["api_invoke_url", "smoke_api_key_secret_arn"])
+            outputs = load_outputs(
+                args.outputs,
+                ["api_invoke_url", "smoke_api_key_secret_arn"],
+                optional=[QUESTION_OUTPUT],
+            )
             base_url = str(outputs["api_invoke_url"])
             api_key: str | None = api_key_from_secret(str(outputs["smoke_api_key_secret_arn"]))
         else:
@@ -350,12 +377,13 @@ def main(argv: list[str] | None = None) -> int:
             api_key = os.environ.get(args.api_key_env, "") if args.api_key_env else None
             if args.api_key_env and not api_key:
                 raise ConfigError(f"--api-key-env names {args.api_key_env}, which is not set.")
+        question = question_for(args.question, outputs)
         print(f"smoke test against {base_url}")
         try:
             results = run_checks(
                 base_url,
                 api_key,
-                question=args.question,
+                question=question,
                 latency_budget_ms=args.latency_budget_ms,
                 retry_seconds=args.retry_seconds,
             )

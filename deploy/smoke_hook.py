@@ -43,7 +43,9 @@ expected and the served image, the outcome and the failing check's sentence. The
 no API key; nothing secret exists here to log.
 
 Environment (set by Terraform): TEST_URL, SMOKE_MAX_ATTEMPTS (20), SMOKE_CALLBACK_DELAY_S (30),
-SMOKE_TIMEOUT_S (10, per request). Needs only the standard library and boto3.
+SMOKE_TIMEOUT_S (10, per request), and SMOKE_QUESTION: the Terraform input `smoke_question`,
+the same value deploy.smoke reads from the root output; absent when the environment sets
+none, and then deploy.smoke's DEFAULT_QUESTION. Needs only the standard library and boto3.
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ class HookSettings:
     max_attempts: int = 20
     callback_delay_s: int = 30
     timeout_s: float = 10.0
+    question: str = smoke.DEFAULT_QUESTION
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> HookSettings:
@@ -91,6 +94,7 @@ class HookSettings:
                 max_attempts=max(1, int(environ.get("SMOKE_MAX_ATTEMPTS") or 20)),
                 callback_delay_s=max(1, int(environ.get("SMOKE_CALLBACK_DELAY_S") or 30)),
                 timeout_s=max(0.1, float(environ.get("SMOKE_TIMEOUT_S") or 10)),
+                question=environ.get("SMOKE_QUESTION") or smoke.DEFAULT_QUESTION,
             )
         except ValueError as exc:
             raise DeployError(f"a SMOKE_* setting is not a number: {exc}.") from exc
@@ -136,6 +140,7 @@ def respond(
         "maxAttempts": settings.max_attempts,
         "targetServiceRevisionArn": revision,
         "testUrl": settings.test_url,
+        "question": settings.question,
         "testTrafficWeights": details.get("testTrafficWeights"),
         "productionTrafficWeights": details.get("productionTrafficWeights"),
     }
@@ -168,6 +173,7 @@ def respond(
         results = smoke.run_checks(
             settings.test_url,
             None,  # the test listener is the service itself: no API Gateway, no key
+            question=settings.question,
             retry_seconds=0,  # one try per check: ECS calls again after callBackDelay
             log=quiet.append,
             expected_images=expected,

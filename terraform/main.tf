@@ -131,6 +131,7 @@ module "blue_green" {
   test_url           = "http://${module.load_balancer.dns_name}:${var.test_listener_port}"
   test_listener_port = var.test_listener_port
   package            = local.smoke_hook_package
+  smoke_question     = var.smoke_question
   load_balancer = {
     target_group_arns = [module.load_balancer.target_group_arn, module.load_balancer.alternate_target_group_arn]
     listener_arns     = [module.load_balancer.listener_arn, module.load_balancer.test_listener_arn]

@@ -85,3 +85,8 @@ output "alarm_topic_arn" {
   description = "SNS topic the alarms notify."
   value       = module.alarms.topic_arn
 }
+
+output "smoke_question" {
+  description = "The smoke test's question (var.smoke_question; null: deploy.smoke's DEFAULT_QUESTION). deploy.smoke and deploy.rollout read it when --question is not given."
+  value       = var.smoke_question
+}

@@ -365,3 +365,17 @@ variable "api_p99_latency_ms" {
   type        = number
   default     = 10000
 }
+
+variable "smoke_question" {
+  description = "The smoke test's /ask question, one this environment's documents answer: the blue/green hook's SMOKE_QUESTION and the output deploy.smoke and deploy.rollout read. null: deploy/smoke.py's DEFAULT_QUESTION, which docs/sample answers."
+  type        = string
+  default     = null
+
+  # As the API takes a question (app/schemas.py, Question): not all whitespace, at most
+  # 2,000 characters once trimmed. A conditional, not `||`: Terraform 1.11 evaluates both
+  # sides of `||`, and trimspace(null) is an error.
+  validation {
+    condition     = var.smoke_question == null ? true : (trimspace(var.smoke_question) != "" && length(trimspace(var.smoke_question)) <= 2000)
+    error_message = "smoke_question must be a question of 1 to 2000 characters, not blank; leave it unset (null) for the default question about docs/sample."
+  }
+}

@@ -20,6 +20,11 @@ log_level                  = "INFO"
 # blue/green: a release that fails the smoke test never takes a production request (README, "Blue/green deployments").
 deployment_strategy = "BLUE_GREEN"
 
+# The smoke test's question (deploy.smoke, deploy.rollout and the blue/green hook): one the
+# documents prod holds answer. The first release ingests docs/sample, and its
+# rotate-qdrant-key.md answers this; dev leaves it unset (deploy.smoke's default question).
+smoke_question = "How do I rotate the Qdrant API key?"
+
 # The us. inference profile routes to these Regions; the task role may invoke the model in
 # each (the ARNs are derived from the ids and the caller's account).
 bedrock_model_regions = ["us-east-1", "us-east-2", "us-west-2"]

@@ -45,14 +45,6 @@ def test_cli_against_the_real_service(
     assert "| ask | ok:" in summary.read_text()
 
 
-def test_cli_asks_the_environment_s_question(
-    real_service: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv("SMOKE_QUESTION", "zyxwvut qwertyuiop asdfghjkl")
-    assert smoke.main(["--base-url", real_service, "--retry-seconds", "0"]) == 1
-    assert "smoke check 'ask' failed" in capsys.readouterr().err
-
-
 def test_real_service_fails_a_question_its_documents_do_not_answer(real_service: str) -> None:
     with pytest.raises(SmokeFailedError) as failure:
         smoke.run_checks(
@@ -60,7 +52,7 @@ def test_real_service_fails_a_question_its_documents_do_not_answer(real_service:
         )
     assert failure.value.check == "ask"
     assert "has no sources" in str(failure.value)
-    assert "set the environment's SMOKE_QUESTION" in str(failure.value)
+    assert "set smoke_question in terraform/envs/<environment>.tfvars" in str(failure.value)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from deploy import smoke_hook
+from deploy import smoke, smoke_hook
 from deploy.smoke_hook import ATTEMPT_KEY, HookSettings, respond
 from tests.deploy._revision_service import revision_service
 from tests.deploy.aws_stack import Gateway
@@ -232,3 +232,30 @@ def test_a_silent_ecs_api_costs_an_attempt_not_the_function_s_timeout(
         with pytest.raises(smoke_hook.DeployError, match="describe_service_revisions"):
             smoke_hook.revision_images(REVISION)
     assert time.monotonic() - started < 30
+
+
+def test_the_hook_asks_the_question_terraform_configures(green: str) -> None:
+    """SMOKE_QUESTION is the Terraform input `smoke_question` (modules/blue_green): a question
+    the new revision's documents do not answer fails `ask`, the default passes it."""
+    unanswered = "zyxwvut qwertyuiop asdfghjkl"
+    configured = HookSettings.from_env({"TEST_URL": green, "SMOKE_QUESTION": unanswered})
+    lines: list[str] = []
+
+    answer = respond(event(attempts=19), configured, images, lines.append)
+
+    assert answer == {"hookStatus": "FAILED"}
+    line = json.loads(lines[0])
+    assert line["question"] == unanswered
+    assert line["check"] == "ask"
+    assert f"the question {unanswered!r} has no sources" in line["reason"]
+    assert line["passed"] == ["health", "page"]
+
+
+@pytest.mark.parametrize("environ", [{}, {"SMOKE_QUESTION": ""}], ids=["unset", "empty"])
+def test_the_hook_without_a_configured_question_asks_the_default(
+    green: str, environ: dict[str, str]
+) -> None:
+    settings = HookSettings.from_env({"TEST_URL": green, **environ})
+    lines: list[str] = []
+    assert respond(event(), settings, images, lines.append) == {"hookStatus": "SUCCEEDED"}
+    assert json.loads(lines[0])["question"] == smoke.DEFAULT_QUESTION

@@ -199,7 +199,7 @@ resource "aws_iam_role_policy" "smoke_hook" {
 resource "aws_lambda_function" "smoke_hook" {
   #checkov:skip=CKV_AWS_116:ECS invokes the hook synchronously and acts on its answer (a failed invocation rolls the deployment back); a dead-letter queue applies to asynchronous invocations only.
   #checkov:skip=CKV_AWS_50:No X-Ray: the hook's log group records each attempt and its verdict, and tracing would add xray:PutTraceSegments to the role for a function that runs a few times per release.
-  #checkov:skip=CKV_AWS_173:The environment holds no secret (the test listener's URL and three numbers); Lambda encrypts it at rest with its own key.
+  #checkov:skip=CKV_AWS_173:The environment holds no secret (the test listener's URL, three numbers and the smoke question); Lambda encrypts it at rest with its own key.
   #checkov:skip=CKV_AWS_272:No code signing: the package is built deterministically from the reviewed commit, and its hash is part of the plan the release compares with the reviewed one.
   function_name = local.function_name
   description   = "Blue/green smoke test of ${var.name}'s new revision through the test listener (POST_TEST_TRAFFIC_SHIFT)"
@@ -218,12 +218,16 @@ resource "aws_lambda_function" "smoke_hook" {
   source_code_hash = fileexists(var.package) ? filebase64sha256(var.package) : null
 
   environment {
-    variables = {
-      TEST_URL               = var.test_url
-      SMOKE_MAX_ATTEMPTS     = tostring(var.smoke_max_attempts)
-      SMOKE_CALLBACK_DELAY_S = tostring(var.smoke_callback_delay_s)
-      SMOKE_TIMEOUT_S        = tostring(var.smoke_timeout_s)
-    }
+    # SMOKE_QUESTION only when set: the hook then asks deploy.smoke's default.
+    variables = merge(
+      {
+        TEST_URL               = var.test_url
+        SMOKE_MAX_ATTEMPTS     = tostring(var.smoke_max_attempts)
+        SMOKE_CALLBACK_DELAY_S = tostring(var.smoke_callback_delay_s)
+        SMOKE_TIMEOUT_S        = tostring(var.smoke_timeout_s)
+      },
+      var.smoke_question == null ? {} : { SMOKE_QUESTION = var.smoke_question },
+    )
   }
 
   vpc_config {

@@ -64,6 +64,12 @@ variable "smoke_timeout_s" {
   default     = 10
 }
 
+variable "smoke_question" {
+  description = "SMOKE_QUESTION: the question the hook asks (the root input smoke_question); null leaves it out, and the hook asks deploy.smoke's DEFAULT_QUESTION."
+  type        = string
+  default     = null
+}
+
 variable "reserved_concurrency" {
   description = "Concurrent executions reserved for the hook (and its ceiling): ECS calls it once at a time per deployment."
   type        = number
