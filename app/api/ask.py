@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
+from starlette.types import Send
 
 from app.answer import BLOCKED, TRUNCATED, Answerer, Delta, Done, Turn
 from app.answer.citations import Checked, CitationFilter, check
@@ -37,12 +38,33 @@ from app.store.base import Hit
 router = APIRouter(tags=["ask"])
 
 
+class _Last(bytes):
+    """The stream's last events (`done` or `error`, with any delta held back before them)."""
+
+
 class EventStreamResponse(StreamingResponse):
     """text/event-stream from a route that first retrieves, so that retrieval errors are
     ordinary JSON statuses (FastAPI's EventSourceResponse would make the whole route the
-    stream, and every failure a 200)."""
+    stream, and every failure a 200).
+
+    The last chunk (`_Last`) goes out with the end of the body in one message: uvicorn then
+    writes it and the chunked terminator with one socket write instead of two; each write
+    is a system call and, on loopback, the reader's wake-up too (about a tenth of the
+    server's CPU per stream went to uvicorn's send).
+    """
 
     media_type = "text/event-stream"
+
+    async def stream_response(self, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        ended = False
+        async for chunk in self.body_iterator:  # read to its end: its own cleanup runs now
+            ended = isinstance(chunk, _Last)
+            await send({"type": "http.response.body", "body": chunk, "more_body": not ended})
+        if not ended:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 _to_json = AskResponse.__pydantic_serializer__.to_json
@@ -176,8 +198,8 @@ async def _events(
                     yield event("delta", {"text": text})
             elif isinstance(item, Done):
                 checked = citations.finish()
-                if checked.text:
-                    yield event("delta", {"text": checked.text})
+                # What was held back and `done` leave together: one send, one write.
+                held = event("delta", {"text": checked.text}) if checked.text else b""
                 final = StreamDone(
                     **_outcome(request, item.stop_reason, checked, asked.query),  # type: ignore[arg-type]
                     usage=usage(item.usage),
@@ -186,11 +208,12 @@ async def _events(
                     timings_ms=clock.timings(request, answerer, hits),
                     request_id=request_id,
                 )
-                yield event("done", final.model_dump())
+                yield _Last(held + event("done", final.model_dump()))
     except ApiError as exc:
         request.scope["state"]["error"] = type(exc).__name__
-        yield event("error", {**error_body(exc.message, request_id), "status": exc.status_code})
+        error = {**error_body(exc.message, request_id), "status": exc.status_code}
+        yield _Last(event("error", error))
     except Exception as exc:  # noqa: BLE001 (the stream has started: report, don't raise)
         request.scope["state"]["error"] = type(exc).__name__
         message = f"The answer failed midway; quote request id {request_id} when reporting it."
-        yield event("error", {**error_body(message, request_id), "status": 500})
+        yield _Last(event("error", {**error_body(message, request_id), "status": 500}))

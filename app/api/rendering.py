@@ -8,8 +8,6 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from fastapi.sse import format_sse_event
-
 from app.answer import TokenUsage
 from app.plaintext import is_markdown, plain
 from app.schemas import Source, Usage
@@ -76,5 +74,8 @@ def usage(tokens: TokenUsage | None) -> Usage | None:
 
 
 def event(name: str, data: dict[str, Any]) -> bytes:
-    """One server-sent event with compact JSON data."""
-    return format_sse_event(data_str=json.dumps(data, separators=(",", ":")), event=name)
+    """One server-sent event with compact JSON data, on one `data:` line: JSON escapes every
+    line break (and json.dumps every non-ASCII character), so the data needs no splitting
+    (fastapi.sse.format_sse_event's general case, a third of this function's time)."""
+    data_line = json.dumps(data, separators=(",", ":")).encode()
+    return b"event: " + name.encode() + b"\ndata: " + data_line + b"\n\n"
