@@ -23,6 +23,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 Environment = Literal["local", "dev", "prod"]
 
 
+# The stemmer and stop words BM25 uses unless BM25_LANGUAGE says otherwise; the stores' own
+# default, so a store built without settings (tests, tools) agrees with the service.
+DEFAULT_BM25_LANGUAGE = "english"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
 
@@ -73,7 +78,7 @@ class Settings(BaseSettings):
     # Stemmer and stop words of BM25 (qdrant-edge's names: english, portuguese, german, ...).
     # Recorded in the collection: ingestion and the service must agree, a change needs
     # --recreate.
-    BM25_LANGUAGE: str = "english"
+    BM25_LANGUAGE: str = DEFAULT_BM25_LANGUAGE
     # A bigger file is refused by name (a 35 MB text dump would crowd every answer).
     MAX_FILE_BYTES: int = Field(default=20 * 1024 * 1024, ge=1024)
 

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from app.config import DEFAULT_BM25_LANGUAGE
+
 Mode = Literal["hybrid", "dense", "sparse"]
 
 
@@ -79,7 +81,7 @@ class CollectionInfo:
     documents: list[str]
     dense_size: int | None  # None: sparse only (no embedding model configured)
     sparse: str = "bm25 (idf modifier)"
-    bm25_language: str = "english"
+    bm25_language: str = DEFAULT_BM25_LANGUAGE
     extra: dict[str, str] = field(default_factory=dict)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import qdrant_edge as qe
 
+from app.config import DEFAULT_BM25_LANGUAGE
 from app.errors import CollectionMismatch, CollectionMissing, StoreUnavailable
 from app.offload import STORE_LANE
 from app.store._payload import (
@@ -83,7 +84,7 @@ class EmbeddedStore:
         collection: str,
         *,
         timeout_s: float = 5.0,
-        bm25_language: str = "english",
+        bm25_language: str = DEFAULT_BM25_LANGUAGE,
     ) -> None:
         self.collection = collection
         self.timeout_s = timeout_s  # for the API's calls while the shard is not open yet

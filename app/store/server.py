@@ -14,6 +14,7 @@ from typing import TypeVar
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
+from app.config import DEFAULT_BM25_LANGUAGE
 from app.errors import CollectionMismatch, CollectionMissing, StoreError, StoreUnavailable
 from app.offload import STORE_LANE
 from app.store._payload import (
@@ -59,7 +60,7 @@ class ServerStore:
         collection: str,
         *,
         timeout_s: float = 5.0,
-        bm25_language: str = "english",
+        bm25_language: str = DEFAULT_BM25_LANGUAGE,
     ) -> None:
         self.collection = collection
         self.timeout_s = timeout_s  # the API's bound per call (qdrant-client's is whole seconds)
