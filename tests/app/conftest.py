@@ -3,6 +3,7 @@ live_server(app) -> LiveServer    uvicorn in a thread on 127.0.0.1, random port
 sample_docs                       the docs/sample folder
 sample_settings                   Settings on a fresh tmp store with docs/sample ingested
 sample_server                     one LiveServer over the sample, shared (session)
+sample_retriever                  a Retriever over docs/sample, ingested once per test module
 ingest_sample(settings)           ingest docs/sample with the ingestion CLI's main()
 parse_sse(text)                   a text/event-stream body -> [(event, data), ...] (sse.py)
 fake_bedrock                      bedrock-runtime on loopback (bedrock_fake.py), for a real
@@ -25,6 +26,8 @@ from fastapi import FastAPI
 
 from app.config import Settings
 from app.logging import REQUEST_LOGGER
+from app.retrieval import Retriever, build_retriever
+from app.store import open_store
 from tests.app import sse
 from tests.app.bedrock_fake import FakeBedrock
 from tests.bedrock_standin import SlowBedrock, Timing
@@ -78,6 +81,14 @@ def sample_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServ
     settings = _sample_settings(tmp_path_factory.mktemp("sample-store"))
     with serve(create_app(settings)) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def sample_retriever(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Retriever]:
+    settings = _sample_settings(tmp_path_factory.mktemp("sample-retriever"))
+    store = open_store(settings)
+    yield build_retriever(settings, store)
+    store.close()
 
 
 @pytest.fixture

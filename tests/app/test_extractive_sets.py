@@ -8,16 +8,13 @@ would make it a set to tune on)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from app.ingest.readers import read_document
 from app.plaintext import inline, is_markdown
-from app.retrieval import Retriever, build_retriever
-from app.store import open_store
+from app.retrieval import Retriever
 from tests.evaluation import answer_quality, question_sets
-from tests.servers import SAMPLE_DOCS, sample_settings
+from tests.servers import SAMPLE_DOCS
 
 
 def _normal(text: str) -> str:
@@ -60,14 +57,6 @@ def test_no_question_is_in_two_sets_and_the_held_out_set_is_large_enough() -> No
     assert sum(q.off_topic for q in held_out) >= 6
 
 
-@pytest.fixture(scope="module")
-def retriever(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Retriever]:
-    settings = sample_settings(tmp_path_factory.mktemp("sets"))
-    store = open_store(settings)
-    yield build_retriever(settings, store)
-    store.close()
-
-
 @pytest.mark.parametrize(
     ("name", "least"),
     [
@@ -77,8 +66,8 @@ def retriever(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Retriever]:
     ],
 )
 def test_the_development_sets_keep_their_quality(
-    retriever: Retriever, name: str, least: float
+    sample_retriever: Retriever, name: str, least: float
 ) -> None:
-    score = answer_quality(retriever, question_sets()[name])
+    score = answer_quality(sample_retriever, question_sets()[name])
     wrong = "; ".join(f"{q.question!r} -> {text[:80]!r}" for q, text in score.wrong)
     assert score.quality >= least, f"{score.summary()}: {wrong}"

@@ -3,22 +3,9 @@ labelled set of questions, each with the document that answers it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from app.retrieval import Retriever, build_retriever
-from app.store import open_store
+from app.retrieval import Retriever
 from tests.evaluation import load_labelled, recall_at_k
-from tests.servers import SAMPLE_DOCS, sample_settings
-
-
-@pytest.fixture(scope="module")
-def retriever(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Retriever]:
-    settings = sample_settings(tmp_path_factory.mktemp("quality"))
-    store = open_store(settings)
-    yield build_retriever(settings, store)
-    store.close()
+from tests.servers import SAMPLE_DOCS
 
 
 def test_labelled_set_covers_the_sample_corpus() -> None:
@@ -28,39 +15,43 @@ def test_labelled_set_covers_the_sample_corpus() -> None:
     assert {q.document for q in questions} == on_disk
 
 
-def test_bm25_recall_at_4_is_at_least_0_8(retriever: Retriever) -> None:
-    result = recall_at_k(retriever, load_labelled(), k=4, mode="sparse")
+def test_bm25_recall_at_4_is_at_least_0_8(sample_retriever: Retriever) -> None:
+    result = recall_at_k(sample_retriever, load_labelled(), k=4, mode="sparse")
     missed = "; ".join(f"{m.question!r} -> {m.document}" for m in result.missed)
     assert result.recall >= 0.8, f"recall@4 = {result.recall:.2f}, missed: {missed}"
 
 
 def test_recall_counts_a_question_as_missed_when_its_document_is_absent(
-    retriever: Retriever,
+    sample_retriever: Retriever,
 ) -> None:
     # Only documents the filter-free search can never return: recall must be 0, not 1.
     from tests.evaluation import LabelledQuestion
 
     wrong = [LabelledQuestion("How do I rotate the Qdrant API key?", "no-such-document.md")]
-    result = recall_at_k(retriever, wrong, k=4)
+    result = recall_at_k(sample_retriever, wrong, k=4)
     assert (result.found, result.total, result.recall) == (0, 1, 0.0)
 
 
 def test_the_floor_keeps_every_labelled_question_and_drops_most_off_topic_ones(
-    retriever: Retriever,
+    sample_retriever: Retriever,
 ) -> None:
     # The numbers behind RELEVANCE_MIN_COVERAGE (app/retrieval.py): all 35 labelled questions
     # keep a passage; of the 16 off-topic ones, only the four that reuse the corpus's words
     # get through (a reranker's job).
     from tests.evaluation import load_off_topic
 
-    kept = [q.question for q in load_labelled() if retriever.retrieve(q.question, top_k=4).hits]
-    through = [q for q in load_off_topic() if retriever.retrieve(q, top_k=4, mode="sparse").hits]
+    kept = [
+        q.question for q in load_labelled() if sample_retriever.retrieve(q.question, top_k=4).hits
+    ]
+    through = [
+        q for q in load_off_topic() if sample_retriever.retrieve(q, top_k=4, mode="sparse").hits
+    ]
     assert len(kept) == len(load_labelled())
     assert len(through) <= 4, through
 
 
-def test_the_extractive_answers_on_the_labelled_set_stay_right(retriever: Retriever) -> None:
+def test_the_extractive_answers_on_the_labelled_set_stay_right(sample_retriever: Retriever) -> None:
     from tests.evaluation import answer_quality
 
-    score = answer_quality(retriever, load_labelled())
+    score = answer_quality(sample_retriever, load_labelled())
     assert score.quality >= 0.9, score.summary()
