@@ -305,8 +305,7 @@ class ExtractiveAnswerer:
         split = []
         for hit in passages:
             chunk = hit.chunk
-            base = tuple(h for h in (chunk.title, *chunk.section.split(" > ")) if h)
-            split.append(self._split(chunk.text, is_markdown(chunk.document), base))
+            split.append(self._split(chunk.text, is_markdown(chunk.document), chunk.headings))
         # Only in English does a capital inside a sentence mark a name (German capitalises
         # every noun).
         names = _names(question) if self._encoder.language == "english" else set()

@@ -116,8 +116,11 @@ async def _retrieve(services: Services, body: AskRequest, query: str) -> Retriev
 def _outcome(request: Request, stop_reason: str, checked: Checked, query: str) -> dict[str, object]:
     """The fields /ask's response and the stream's `done` share; how the answer ended goes in
     the request's log line too (app.api.middleware)."""
-    ended = {"stop_reason": stop_reason, "truncated": stop_reason in TRUNCATED}
-    ended["blocked"] = stop_reason in BLOCKED
+    ended = {
+        "stop_reason": stop_reason,
+        "truncated": stop_reason in TRUNCATED,
+        "blocked": stop_reason in BLOCKED,
+    }
     request.scope["state"].update(ended)
     return {
         "cited": checked.cited,

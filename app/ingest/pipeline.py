@@ -28,7 +28,7 @@ from semantic_text_splitter import MarkdownSplitter, TextSplitter
 from app.config import Settings
 from app.embeddings import CHARS_PER_TOKEN, Bm25Encoder, TitanEmbedder, chunk_size
 from app.ingest.readers import Document, Section
-from app.store.base import Chunk, Point, VectorStore
+from app.store.base import SECTION_SEPARATOR, Chunk, Point, VectorStore
 
 __all__ = [
     "CHARS_PER_TOKEN",
@@ -94,7 +94,7 @@ def _path_at(headings: list[tuple[int, int, str]], offset: int) -> str:
         if start > offset:
             break
         stack = [(lvl, t) for lvl, t in stack if lvl < level] + [(level, title)]
-    return " > ".join(t for _, t in stack)
+    return SECTION_SEPARATOR.join(t for _, t in stack)
 
 
 def _only_headings(text: str) -> bool:

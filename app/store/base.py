@@ -21,6 +21,9 @@ from app.config import DEFAULT_BM25_LANGUAGE
 
 Mode = Literal["hybrid", "dense", "sparse"]
 
+# Between the headings of a chunk's `section` ("Failover > Step 4").
+SECTION_SEPARATOR = " > "
+
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
@@ -38,6 +41,11 @@ class Chunk:
     last: bool = False  # the document's final chunk: written last, so it marks a complete one
     title: str = ""  # the document's title (first heading, or its file name)
     section: str = ""  # the heading path above this chunk, "Failover > Step 4"
+
+    @property
+    def headings(self) -> tuple[str, ...]:
+        """The title, then each heading of the path above the chunk: what it is about."""
+        return tuple(h for h in (self.title, *self.section.split(SECTION_SEPARATOR)) if h)
 
     @property
     def indexed_text(self) -> str:
