@@ -19,7 +19,10 @@ Why threads at all, and not an asynchronous client (aiobotocore): its newest rel
 locks boto3/botocore 1.44.8, so it would pin the whole AWS SDK (the deploy tools' too) a
 minor version back, to aiobotocore's release cadence. Measured the same way, it cut
 Converse to 1.28 ms of CPU per call and a ConverseStream of 20 deltas from 5.6-5.9 ms to
-3.4 ms; README "Benchmarks" says what that would and would not change.
+3.4 ms. At 200 calls in flight (2026-12-02, botocore 1.43.117 for both, a slower machine) the
+gap is wider: 2.1-2.3 ms per Converse call from aiobotocore, 3.3-3.9 ms from 200 threads,
+the GIL hand-offs being the difference. That is the lever left for `make bench`'s model part
+(README "Benchmarks"), and the price is the pin above.
 """
 
 from __future__ import annotations

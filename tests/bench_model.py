@@ -150,7 +150,9 @@ def measure_model(
 ) -> list[Figure]:
     """Every figure of the slow-model part, beside its target (the bench's own load
     generator and server start-up are passed in, so that both parts measure alike)."""
-    figures: list[Figure] = []
+    figures: list[Figure] = [
+        Figure("Python speed (reference loop)", f"{python_speed_ms():.0f} ms, lower is faster")
+    ]
     log = tmp / "model-bench.log"
     with _standin(root, log) as standin:
         url = standin.url
@@ -204,9 +206,11 @@ def measure_model(
             finally:
                 stop(server.process)
             figures += _ask_figures(label, ask, peaks, embed_s, describe)
-            figures += cpu_ask.figures(f"/ask{label}", ask)
+            ask_s = TIMING.converse_s + embed_s
+            figures += cpu_ask.figures(f"/ask{label}", ask, CONCURRENCY / ask_s)
             figures += _stream_figures(label, stream, embed_s, describe)
-            figures += cpu_stream.figures(f"stream{label}", stream)
+            stream_s = TIMING.first_token_s + TIMING.stream_s + embed_s
+            figures += cpu_stream.figures(f"stream{label}", stream, CONCURRENCY / stream_s)
             if idle is not None and peak_rss:
                 per = (peak_rss - idle) / CONCURRENCY
                 figures.append(
@@ -218,6 +222,25 @@ def measure_model(
                     )
                 )
     return figures
+
+
+def python_speed_ms(rounds: int = 3) -> float:
+    """CPU ms of a fixed pure-Python loop (the best of `rounds`): this part's figures are CPU
+    bound under one GIL, so they move with the machine; this says how fast it was. Seen:
+    130-135 ms on the machine of the 2026-12-02 runs (README "Benchmarks")."""
+
+    def loop() -> int:
+        total = 0
+        for i in range(2_000_000):
+            total += i % 7
+        return total
+
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.process_time()
+        loop()
+        best = min(best, time.process_time() - started)
+    return best * 1000
 
 
 @dataclass(frozen=True)
@@ -243,16 +266,27 @@ class _Cpu:
             self.wall - other.wall,
         )
 
-    def figures(self, what: str, run: Any) -> list[Figure]:
-        """ms of each process's CPU per request (warm-up included), and how busy the cores
-        were: a run whose processes kept the cores busy measures the machine, not the
-        server (the server's own ms per request is the load-independent figure)."""
+    def figures(self, what: str, run: Any, ideal_rate: float) -> list[Figure]:
+        """ms of each process's CPU per request (warm-up included), how busy the cores were,
+        and how much of one interpreter the ideal rate needs at that cost.
+
+        The server's Python runs under one GIL, so it can spend at most about one core's
+        second per second: where `ideal_rate` requests a second times its CPU per request
+        exceeds that, no thread, pool or limit setting reaches the ideal on this machine,
+        and the throughput and first-delta targets miss on CPU, not on a cap (the figures
+        move with the machine's speed: compare "Python speed" across runs)."""
         count = len(run.latencies_ms) + run.errors + CONCURRENCY
         per = {name: seconds * 1000 / count for name, seconds in self._by_process().items()}
         busy = sum(self._by_process().values()) / self.wall if self.wall else 0.0
         cores = os.cpu_count() or 1
+        needed = ideal_rate * per["server"] / 1000
         return [
             Figure(f"  server CPU per {what}", f"{per['server']:.2f} ms"),
+            Figure(
+                "  CPU the ideal rate needs",
+                f"{needed:.2f} s/s of one interpreter "
+                f"({ideal_rate:.0f}/s x {per['server']:.2f} ms; above ~1: bound by CPU)",
+            ),
             Figure(
                 "  stand-in, load generator CPU",
                 f"{per['standin']:.2f} ms, {per['client']:.2f} ms per request",

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests import bench
+from tests.bench_model import CONCURRENCY, _Cpu
 from tests.evaluation import question_sets
 from tests.servers import HTTPServerThread, QuietHandler, sample_settings
 
@@ -121,3 +122,15 @@ def test_the_bench_serves_through_the_launcher_the_image_runs(tmp_path: Path) ->
 
     assert response.status_code == 431
     assert response.headers["content-type"] == "application/json"
+
+
+def test_the_model_part_says_when_the_ideal_rate_needs_more_than_one_interpreter() -> None:
+    # 800 answered + the warm-up round: 1,000 requests for 6 s of the server's CPU -> 6 ms
+    # each; 200 a second at 6 ms is 1.2 s of one interpreter per second: out of reach.
+    run = bench.Run(latencies_ms=[1000.0] * (1000 - CONCURRENCY), seconds=4.0, errors=0)
+    spent = _Cpu(server=6.0, standin=0.5, client=0.3, wall=5.0)
+
+    figures = {f.name.strip(): f.value for f in spent.figures("/ask", run, ideal_rate=200.0)}
+
+    assert figures["server CPU per /ask"] == "6.00 ms"
+    assert figures["CPU the ideal rate needs"].startswith("1.20 s/s of one interpreter")
