@@ -15,6 +15,16 @@ variables {
   repository  = "example-org/qa-service"
   # Any file will do: the mock provider uploads nothing (make smoke-hook-zip builds the real one).
   smoke_hook_package = "tests/rerank.tftest.hcl"
+
+  # The runs of modules/iam below (the root module declares none of these).
+  name                     = "qa-service-dev"
+  permissions_boundary_arn = "arn:aws:iam::111122223333:policy/qa-service-dev-workload-boundary"
+  ecr_repository_arn       = "arn:aws:ecr:us-west-2:111122223333:repository/qa-service-dev"
+  log_group_arn            = "arn:aws:logs:us-west-2:111122223333:log-group:/ecs/qa-service-dev"
+  secret_arns              = ["arn:aws:secretsmanager:us-west-2:111122223333:secret:qa-service-dev/qdrant-url-AbCdEf"]
+  secrets_kms_key_arn      = "arn:aws:kms:us-west-2:111122223333:key/1"
+  documents_bucket_arn     = "arn:aws:s3:::qa-service-dev-documents-111122223333"
+  documents_kms_key_arn    = "arn:aws:kms:us-west-2:111122223333:key/2"
 }
 
 run "off_by_default" {
@@ -65,14 +75,6 @@ run "the_task_role_reranks_only_with_the_configured_model" {
     source = "./modules/iam"
   }
   variables {
-    name                      = "qa-service-dev"
-    permissions_boundary_arn  = "arn:aws:iam::111122223333:policy/qa-service-dev-workload-boundary"
-    ecr_repository_arn        = "arn:aws:ecr:us-west-2:111122223333:repository/qa-service-dev"
-    log_group_arn             = "arn:aws:logs:us-west-2:111122223333:log-group:/ecs/qa-service-dev"
-    secret_arns               = ["arn:aws:secretsmanager:us-west-2:111122223333:secret:qa-service-dev/qdrant-url-AbCdEf"]
-    secrets_kms_key_arn       = "arn:aws:kms:us-west-2:111122223333:key/1"
-    documents_bucket_arn      = "arn:aws:s3:::qa-service-dev-documents-111122223333"
-    documents_kms_key_arn     = "arn:aws:kms:us-west-2:111122223333:key/2"
     bedrock_rerank_model_arns = ["arn:aws:bedrock:us-west-2::foundation-model/amazon.rerank-v1:0"]
   }
 
@@ -96,16 +98,6 @@ run "no_rerank_grant_without_a_reranker" {
   command = plan
   module {
     source = "./modules/iam"
-  }
-  variables {
-    name                     = "qa-service-dev"
-    permissions_boundary_arn = "arn:aws:iam::111122223333:policy/qa-service-dev-workload-boundary"
-    ecr_repository_arn       = "arn:aws:ecr:us-west-2:111122223333:repository/qa-service-dev"
-    log_group_arn            = "arn:aws:logs:us-west-2:111122223333:log-group:/ecs/qa-service-dev"
-    secret_arns              = ["arn:aws:secretsmanager:us-west-2:111122223333:secret:qa-service-dev/qdrant-url-AbCdEf"]
-    secrets_kms_key_arn      = "arn:aws:kms:us-west-2:111122223333:key/1"
-    documents_bucket_arn     = "arn:aws:s3:::qa-service-dev-documents-111122223333"
-    documents_kms_key_arn    = "arn:aws:kms:us-west-2:111122223333:key/2"
   }
 
   assert {
