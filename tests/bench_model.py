@@ -185,7 +185,7 @@ def measure_model(
                     concurrency=CONCURRENCY,
                     requests=requests,
                     limit_s=limit_s,
-                    spread_s=TIMING.converse_s + embed_s,
+                    spread_s=_ask_s(embed_s),
                 )
                 cpu_ask = _Cpu.now(*pids) - cpu
                 peaks = _stats(url)["peak"]
@@ -198,18 +198,18 @@ def measure_model(
                     concurrency=CONCURRENCY,
                     requests=requests // 2,
                     limit_s=limit_s,
-                    spread_s=TIMING.first_token_s + TIMING.stream_s + embed_s,
+                    spread_s=_stream_s(embed_s),
                 )
                 cpu_stream = _Cpu.now(*pids) - cpu
                 peak_rss = max(peak_rss or 0.0, _peak_rss(server.process.pid) or 0.0)
             finally:
                 stop(server.process)
             figures += _ask_figures(label, ask, peaks, embed_s, describe)
-            ask_s = TIMING.converse_s + embed_s
-            figures += cpu_ask.figures(f"/ask{label}", ask, CONCURRENCY / ask_s)
+            figures += cpu_ask.figures(f"/ask{label}", ask, CONCURRENCY / _ask_s(embed_s))
             figures += _stream_figures(label, stream, embed_s, describe)
-            stream_s = TIMING.first_token_s + TIMING.stream_s + embed_s
-            figures += cpu_stream.figures(f"stream{label}", stream, CONCURRENCY / stream_s)
+            figures += cpu_stream.figures(
+                f"stream{label}", stream, CONCURRENCY / _stream_s(embed_s)
+            )
             if idle is not None and peak_rss:
                 per = (peak_rss - idle) / CONCURRENCY
                 figures.append(
@@ -225,10 +225,20 @@ def measure_model(
     return [Figure("Python speed (reference loop)", speed), *figures]
 
 
+def _ask_s(embed_s: float) -> float:
+    """What one /ask waits for the models at best: Titan (with embeddings on), then Converse."""
+    return TIMING.converse_s + embed_s
+
+
+def _stream_s(embed_s: float) -> float:
+    """What one stream waits for at best: Titan, the first token, then the deltas."""
+    return TIMING.first_token_s + TIMING.stream_s + embed_s
+
+
 def python_speed_ms(rounds: int = 3) -> float:
     """CPU ms of a fixed pure-Python loop (the best of `rounds`): this part's figures are CPU
     bound under one GIL, so they move with the machine; this says how fast it was. Seen:
-    130-135 ms on the machine of the 2026-12-02 runs (README "Benchmarks")."""
+    97-165 ms on the machine of the 2026-12-02 runs (README "Benchmarks")."""
 
     def loop() -> int:
         total = 0
@@ -309,8 +319,8 @@ def _ask_figures(
     label: str, run: Any, peaks: dict[str, int], embed_s: float, describe: Callable[[Any], str]
 ) -> list[Figure]:
     # 90 % of the ideal: every connection always waiting on the model (and on Titan).
-    ideal = CONCURRENCY / (TIMING.converse_s + embed_s)
-    p50_limit_ms = (TIMING.converse_s + embed_s + 0.2) * 1000
+    ideal = CONCURRENCY / _ask_s(embed_s)
+    p50_limit_ms = (_ask_s(embed_s) + 0.2) * 1000
     figures = [
         Figure(f"/ask c={CONCURRENCY}, model 1.0 s{label}", describe(run)),
         Figure(
