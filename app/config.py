@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     BEDROCK_RERANK_MODEL_ID: str | None = None
     RERANK_MIN_SCORE: float = Field(default=0.2, ge=0, le=1)
     RELEVANCE_MIN_COVERAGE: float = Field(default=0.5, ge=0, le=1)
-    # Bedrock calls in flight at once: the client's connection pool and its worker threads.
+    # Bedrock calls in flight at once: the connections in each client's pool.
     BEDROCK_MAX_CONCURRENCY: int = Field(default=256, ge=1, le=4096)
     # An optional Bedrock guardrail on every answer (Converse's guardrailConfig). The
     # patterns are botocore's (bedrock-runtime service model, GuardrailIdentifier and

@@ -4,7 +4,8 @@
   files). Both stores use it, and the collection applies IDF (`Modifier.IDF`) at query time,
   so document vectors carry only term frequencies and stay valid as the corpus grows.
 - `TitanEmbedder`: dense vectors from Amazon Bedrock Titan Text Embeddings V2, one
-  `InvokeModel` call per text (the model takes one `inputText`), run a few at a time.
+  `InvokeModel` call per text (the model takes one `inputText`): a few at a time in threads
+  for ingestion, on the event loop for the API's questions.
 """
 
 from __future__ import annotations
@@ -13,17 +14,16 @@ import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import qdrant_edge
 
 from app.config import Settings
-from app.offload import lane_for
 from app.store.base import SparseVector
 
 if TYPE_CHECKING:
-    from mypy_boto3_bedrock_runtime import BedrockRuntimeClient
+    from mypy_boto3_bedrock_runtime import BedrockRuntimeClient as BlockingBedrockRuntimeClient
+    from types_aiobotocore_bedrock_runtime import BedrockRuntimeClient
 
 __all__ = ["CHARS_PER_TOKEN", "Bm25Encoder", "ChunkSize", "TitanEmbedder", "chunk_size"]
 
@@ -85,15 +85,20 @@ class Bm25Encoder:
 
 class TitanEmbedder:
     """Titan Text Embeddings V2 (`amazon.titan-embed-text-v2:0`): normalised vectors, so cosine
-    and dot product rank the same. Errors (throttling after botocore's retries, timeouts) are
-    botocore exceptions, left for the caller to turn into a 503."""
+    and dot product rank the same.
+
+    The client decides which half works: `embed` and `embed_many` take a boto3 client
+    (`app.aws.blocking_bedrock_runtime`, ingestion's own), `aembed` an aiobotocore one
+    (`app.aws.bedrock_runtime`, the API's). `embed`'s errors (throttling after botocore's
+    retries, timeouts) are botocore exceptions, left for the caller.
+    """
 
     # Titan V2 accepts up to 50,000 characters; a chunk is far below, a question too.
     _MAX_CHARS = 50_000
 
     def __init__(
         self,
-        client: BedrockRuntimeClient,
+        client: BedrockRuntimeClient | BlockingBedrockRuntimeClient,
         *,
         model_id: str,
         dimensions: int,
@@ -103,33 +108,38 @@ class TitanEmbedder:
         self.model_id = model_id
         self.dimensions = dimensions
         self._concurrency = concurrency
-        self._lane = lane_for(client)  # the answerer's too: they share the client's pool
 
     async def aembed(self, text: str) -> list[float]:
-        """`embed` from the event loop, in a worker thread of the client's lane; errors are
-        the API's (`bedrock_errors`: throttling and timeouts -> 503 naming this model)."""
-        return await self._lane.run(partial(self._embed_for_api, text))
-
-    def _embed_for_api(self, text: str) -> list[float]:
+        """`embed` on the event loop (an aiobotocore client); errors are the API's
+        (`bedrock_errors`: throttling and timeouts -> 503 naming this model)."""
         from app.answer.bedrock import bedrock_errors  # the API's errors: not for ingestion
 
+        client: BedrockRuntimeClient = self._client  # type: ignore[assignment]
         with bedrock_errors(self.model_id):
-            return self.embed(text)
+            response = await client.invoke_model(**self._request(text))
+            async with response["body"] as body:
+                return self._vector(await body.read())
 
     def embed(self, text: str) -> list[float]:
+        client: BlockingBedrockRuntimeClient = self._client  # type: ignore[assignment]
+        response = client.invoke_model(**self._request(text))
+        return self._vector(response["body"].read())
+
+    def _request(self, text: str) -> dict[str, Any]:
         body = {
             "inputText": text[: self._MAX_CHARS],
             "dimensions": self.dimensions,
             "normalize": True,
         }
-        response = self._client.invoke_model(
-            modelId=self.model_id,
-            body=json.dumps(body),
-            contentType="application/json",
-            accept="application/json",
-        )
-        payload = json.loads(response["body"].read())
-        vector = payload["embedding"]
+        return {
+            "modelId": self.model_id,
+            "body": json.dumps(body),
+            "contentType": "application/json",
+            "accept": "application/json",
+        }
+
+    def _vector(self, payload: bytes) -> list[float]:
+        vector = json.loads(payload)["embedding"]
         if len(vector) != self.dimensions:
             raise ValueError(
                 f"{self.model_id} returned {len(vector)} dimensions, expected {self.dimensions} "

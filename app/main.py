@@ -1,6 +1,6 @@
 """The FastAPI application: `uvicorn app.main:app` (one worker per container).
 
-The lifespan creates the store, the Bedrock client (only when a Bedrock model is configured),
+The lifespan creates the store, the Bedrock clients (only when a Bedrock model is configured),
 the retriever and the answerer once, and closes them at shutdown.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
@@ -28,7 +28,7 @@ from app.retrieval import build_retriever
 from app.store import VectorStore, open_store
 
 if TYPE_CHECKING:
-    from mypy_boto3_bedrock_runtime import BedrockRuntimeClient
+    from types_aiobotocore_bedrock_runtime import BedrockRuntimeClient
 
 __all__ = ["app", "create_app"]
 
@@ -83,35 +83,39 @@ def _document_streams_as_events(app: FastAPI) -> None:
 def create_app(
     settings: Settings | None = None,
     *,
-    bedrock_client: BedrockRuntimeClient | None = None,
     store: VectorStore | None = None,
 ) -> FastAPI:
-    """The app for `settings` (default: the environment). Tests may hand in a Bedrock client
-    (a stubbed one) or a store; the app then uses it instead of creating its own, and does
-    not close it."""
+    """The app for `settings` (default: the environment). Tests may hand in a store; the app
+    then uses it instead of opening its own, and does not close it."""
     settings = settings or _settings_from_environment()
     configure_logging(settings.LOG_LEVEL)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        own_store = store is None
-        client = bedrock_client
-        own_client = False
-        if client is None and (settings.BEDROCK_MODEL_ID or settings.BEDROCK_EMBEDDING_MODEL_ID):
-            from app.aws import bedrock_runtime  # boto3 loads only when Bedrock is in use
+        async with AsyncExitStack() as opened:  # closed in reverse: the store, then clients
+            client: BedrockRuntimeClient | None = None
+            rerank_client = None
+            # aiobotocore loads only when Bedrock is in use.
+            if settings.BEDROCK_MODEL_ID or settings.BEDROCK_EMBEDDING_MODEL_ID:
+                from app.aws import bedrock_runtime
 
-            client, own_client = bedrock_runtime(settings), True
-        app.state.image = await asyncio.to_thread(container_image)  # GET /health
-        app.state.store = opened = store or open_store(settings)
-        try:
-            retriever = build_retriever(settings, opened, client)
+                client = await opened.enter_async_context(bedrock_runtime(settings))
+            if settings.BEDROCK_RERANK_MODEL_ID:
+                from app.aws import bedrock_agent_runtime
+
+                rerank_client = await opened.enter_async_context(bedrock_agent_runtime(settings))
+            app.state.image = await asyncio.to_thread(container_image)  # GET /health
+            app.state.store = vectors = store or open_store(settings)
+            if store is None:
+                opened.callback(vectors.close)
+            retriever = build_retriever(settings, vectors, client, rerank_client)
             answerer = _answerer(settings, client, ExtractiveAnswerer(retriever.sparse))
             app.state.services = Services(settings, retriever, answerer)
             _log.info(
                 "started",
                 extra={
                     "fields": {
-                        "store": type(opened).__name__,
+                        "store": type(vectors).__name__,
                         "collection": settings.QDRANT_COLLECTION,
                         "answerer": answerer.model,
                         "embeddings": settings.BEDROCK_EMBEDDING_MODEL_ID,
@@ -120,11 +124,6 @@ def create_app(
             )
             yield
             answerer.close()
-        finally:
-            if own_store:
-                opened.close()
-            if own_client and client is not None:
-                client.close()
 
     app = FastAPI(
         title="qa-service",

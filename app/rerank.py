@@ -16,19 +16,18 @@ reranker's scores were measured): the README says how a team calibrates it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 from typing import Any, Protocol
 
 from app.config import Settings
-from app.offload import lane_for
 from app.store.base import Hit
 
 __all__ = ["BedrockReranker", "RerankClient", "build_reranker", "model_arn"]
 
 
 class RerankClient(Protocol):
-    """The part of a boto3 bedrock-agent-runtime client used here (no stubs package is
-    installed for that service)."""
+    """The part of a bedrock-agent-runtime client used here (no stubs package is installed
+    for that service): `rerank` returns the reply from a boto3 client, an awaitable of it from
+    an aiobotocore one."""
 
     @property
     def meta(self) -> Any: ...
@@ -45,6 +44,9 @@ def model_arn(model_id: str, *, partition: str, region: str) -> str:
 
 
 class BedrockReranker:
+    """`rerank` with a boto3 client (`app.aws.blocking_bedrock_agent_runtime`, offline
+    evaluation), `arerank` with an aiobotocore one (`app.aws.bedrock_agent_runtime`, the API)."""
+
     def __init__(self, client: RerankClient, *, model_id: str, min_score: float) -> None:
         self._client = client
         self.model_id = model_id
@@ -53,7 +55,6 @@ class BedrockReranker:
         self.model_arn = model_arn(
             model_id, partition=str(meta.partition), region=str(meta.region_name)
         )
-        self._lane = lane_for(client)
 
     def _request(self, question: str, hits: Sequence[Hit]) -> dict[str, Any]:
         return {
@@ -82,7 +83,9 @@ class BedrockReranker:
         Raises botocore's errors."""
         if not hits:
             return []  # Rerank refuses an empty source list
-        response = self._client.rerank(**self._request(question, hits))
+        return self._kept(hits, self._client.rerank(**self._request(question, hits)))
+
+    def _kept(self, hits: Sequence[Hit], response: Any) -> list[Hit]:
         kept = [
             Hit(chunk=hits[int(r["index"])].chunk, score=float(r["relevanceScore"]))
             for r in response.get("results", [])
@@ -90,17 +93,15 @@ class BedrockReranker:
         ]
         return sorted(kept, key=lambda hit: -hit.score)
 
-    def _rerank_for_api(self, question: str, hits: Sequence[Hit]) -> list[Hit]:
-        from app.answer.bedrock import bedrock_errors  # the API's errors (503/502)
-
-        with bedrock_errors(self.model_id):
-            return self.rerank(question, hits)
-
     async def arerank(self, question: str, hits: Sequence[Hit]) -> list[Hit]:
-        """`rerank` from the event loop, in a worker thread of the client's lane."""
+        """`rerank` on the event loop; errors are the API's (503/502)."""
+        from app.answer.bedrock import bedrock_errors
+
         if not hits:
             return []
-        return await self._lane.run(partial(self._rerank_for_api, question, list(hits)))
+        with bedrock_errors(self.model_id):
+            response = await self._client.rerank(**self._request(question, hits))
+        return self._kept(hits, response)
 
 
 def build_reranker(
@@ -110,9 +111,9 @@ def build_reranker(
     if not settings.BEDROCK_RERANK_MODEL_ID:
         return None
     if client is None:
-        from app.aws import bedrock_agent_runtime  # boto3 loads only when Bedrock is in use
+        from app.aws import blocking_bedrock_agent_runtime
 
-        client = bedrock_agent_runtime(settings)
+        client = blocking_bedrock_agent_runtime(settings)
     return BedrockReranker(
         client, model_id=settings.BEDROCK_RERANK_MODEL_ID, min_score=settings.RERANK_MIN_SCORE
     )

@@ -40,12 +40,13 @@ from typing import TYPE_CHECKING
 from app.config import Settings
 from app.embeddings import Bm25Encoder, TitanEmbedder
 from app.errors import UnknownDocumentsError
-from app.rerank import BedrockReranker, build_reranker
+from app.rerank import BedrockReranker, RerankClient, build_reranker
 from app.store._payload import prefetch_limit
 from app.store.base import Hit, Mode, Query, VectorStore
 
 if TYPE_CHECKING:
-    from mypy_boto3_bedrock_runtime import BedrockRuntimeClient
+    from mypy_boto3_bedrock_runtime import BedrockRuntimeClient as BlockingBedrockRuntimeClient
+    from types_aiobotocore_bedrock_runtime import BedrockRuntimeClient
 
 __all__ = [
     "DOCUMENTS_TTL_S",
@@ -197,8 +198,9 @@ class Retriever:
         mode: Mode = "hybrid",
         documents: Sequence[str] | None = None,
     ) -> Retrieved:
-        """The best `top_k` passages that clear the floor, best first (none: abstain). Raises
-        StoreError (-> 503) and, with Titan or a reranker, botocore errors."""
+        """The best `top_k` passages that clear the floor, best first (none: abstain), for
+        code outside an event loop (offline evaluation): Titan and the reranker need boto3
+        clients. Raises StoreError and, with Titan or a reranker, botocore errors."""
         mode = self.effective_mode(mode)
         dense = self.dense.embed(question) if self.dense is not None and mode != "sparse" else None
         query = Query(text=question, sparse=self.sparse.query(question), dense=dense)
@@ -217,9 +219,9 @@ class Retriever:
         mode: Mode = "hybrid",
         documents: Sequence[str] | None = None,
     ) -> Retrieved:
-        """`retrieve` from the event loop. The store, Titan and the reranker each decide where
-        their calls run and what a timeout names: the vector store (StoreTimeoutError) or the
-        model (ModelUnavailableError)."""
+        """`retrieve` on the event loop (Titan and the reranker with aiobotocore clients).
+        The store, Titan and the reranker each decide what a timeout names: the vector store
+        (StoreTimeoutError) or the model (ModelUnavailableError)."""
         dense = None
         if (
             self.dense is not None
@@ -273,15 +275,17 @@ def _unknown_message(unknown: Sequence[str]) -> str:
 
 
 def build_embedder(
-    settings: Settings, bedrock_client: BedrockRuntimeClient | None = None
+    settings: Settings,
+    bedrock_client: BedrockRuntimeClient | BlockingBedrockRuntimeClient | None = None,
 ) -> TitanEmbedder | None:
-    """Titan V2 when BEDROCK_EMBEDDING_MODEL_ID is set, else None (BM25 only)."""
+    """Titan V2 when BEDROCK_EMBEDDING_MODEL_ID is set, else None (BM25 only). Without a
+    client, a boto3 one (for `Retriever.retrieve` and ingestion)."""
     if not settings.BEDROCK_EMBEDDING_MODEL_ID:
         return None
     if bedrock_client is None:
-        from app.aws import bedrock_runtime  # boto3 is only imported when Bedrock is in use
+        from app.aws import blocking_bedrock_runtime  # boto3 only when Bedrock is in use
 
-        bedrock_client = bedrock_runtime(settings)
+        bedrock_client = blocking_bedrock_runtime(settings)
     return TitanEmbedder(
         bedrock_client,
         model_id=settings.BEDROCK_EMBEDDING_MODEL_ID,
@@ -290,12 +294,17 @@ def build_embedder(
 
 
 def build_retriever(
-    settings: Settings, store: VectorStore, bedrock_client: BedrockRuntimeClient | None = None
+    settings: Settings,
+    store: VectorStore,
+    bedrock_client: BedrockRuntimeClient | BlockingBedrockRuntimeClient | None = None,
+    rerank_client: RerankClient | None = None,
 ) -> Retriever:
+    """The API hands in its aiobotocore clients (for `aretrieve`); without them Titan and the
+    reranker get boto3 clients (for `retrieve`)."""
     return Retriever(
         store,
         sparse=Bm25Encoder.from_settings(settings),
         dense=build_embedder(settings, bedrock_client),
-        reranker=build_reranker(settings),
+        reranker=build_reranker(settings, rerank_client),
         min_coverage=settings.RELEVANCE_MIN_COVERAGE,
     )

@@ -31,7 +31,9 @@ def _caller() -> tuple[str, str] | None:
     frame = sys._getframe(2)
     while frame is not None:
         path = Path(frame.f_code.co_filename)
-        if frame.f_code.co_filename != __file__ and not {"botocore", "boto3"} & set(path.parts):
+        if frame.f_code.co_filename != __file__ and not {"botocore", "boto3", "aiobotocore"} & set(
+            path.parts
+        ):
             for owner, root in _OWNERS.items():
                 if path.is_relative_to(root):
                     return owner, str(path.relative_to(REPO))

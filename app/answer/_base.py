@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -84,7 +84,7 @@ class Answerer(Protocol):
         *,
         temperature: float | None,
         history: Sequence[Turn] = (),
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         """Delta events, then exactly one Done."""
 
     async def search_query(self, history: Sequence[Turn], question: str) -> str:

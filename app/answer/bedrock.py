@@ -4,6 +4,9 @@
 bill; the client's `standard` retries and timeouts come from `app.aws`. botocore errors leave
 this module as the API's own errors (see `bedrock_errors`).
 
+The client is aiobotocore's (`app.aws.bedrock_runtime`): a call waiting on the model holds
+one connection of its pool, no thread.
+
 A conversation's earlier turns are sent as Converse turns of their own, before the last user
 turn (passages, then the question, as for one question). A follow-up is first rewritten into
 a standalone search query by one short Converse call (`search_query`).
@@ -18,12 +21,12 @@ call goes without it: its output only reaches the search, never the asker.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Generator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from contextlib import contextmanager
-from functools import partial
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -45,11 +48,10 @@ from app.answer._base import (
 from app.answer.citations import strip_citations
 from app.answer.conversation import QUERY_CHARS, follow_up_query, transcript
 from app.errors import ModelCallError, ModelThrottledError, ModelUnavailableError
-from app.offload import lane_for
 from app.store.base import Hit
 
 if TYPE_CHECKING:
-    from mypy_boto3_bedrock_runtime import BedrockRuntimeClient
+    from types_aiobotocore_bedrock_runtime import BedrockRuntimeClient
 
 __all__ = [
     "HISTORY_PROMPT",
@@ -141,7 +143,15 @@ def bedrock_errors(model_id: str) -> Iterator[None]:
             "access and the task role's bedrock:InvokeModel permission (with a guardrail: "
             "its id, version and bedrock:ApplyGuardrail)."
         ) from exc
-    except (ConnectTimeoutError, ReadTimeoutError, ConnectionError) as exc:
+    # aiohttp's own errors and timeouts can surface while a stream is read, after botocore
+    # has handed it over (aiobotocore/eventstream.py reads the raw aiohttp response).
+    except (
+        TimeoutError,
+        ConnectTimeoutError,
+        ReadTimeoutError,
+        ConnectionError,
+        aiohttp.ClientError,
+    ) as exc:
         raise ModelUnavailableError(
             f"Bedrock did not answer for {model_id} ({type(exc).__name__}); try again shortly."
         ) from exc
@@ -160,8 +170,7 @@ def _usage(raw: dict[str, Any] | None) -> TokenUsage | None:
 
 
 class BedrockAnswerer:
-    """Each call runs in a worker thread of the client's lane (`app.offload.lane_for`: as
-    many as BEDROCK_MAX_CONCURRENCY), a stream one event at a time."""
+    """Converse and ConverseStream on the event loop, through an aiobotocore client."""
 
     def __init__(
         self,
@@ -175,7 +184,6 @@ class BedrockAnswerer:
         self._model_id = model_id
         self._max_tokens = max_tokens
         self._guardrail = guardrail  # (identifier, version)
-        self._lane = lane_for(client)
 
     @property
     def model(self) -> str:
@@ -225,7 +233,7 @@ class BedrockAnswerer:
             ],
             "inferenceConfig": {"maxTokens": _REWRITE_MAX_TOKENS, "temperature": 0.0},
         }
-        answer = await self._lane.run(partial(self._converse, request))
+        answer = await self._converse(request)
         lines = [line.strip().strip("\"'`").strip() for line in answer.text.splitlines()]
         query = next((line for line in lines if line), "")
         if answer.stop_reason != "end_turn" or not query or query == NO_ANSWER:
@@ -244,11 +252,11 @@ class BedrockAnswerer:
         if not passages:  # nothing to ground an answer on: don't pay for a guess
             return Answer(text=NO_ANSWER, stop_reason="no_answer")
         request = self._request(question, passages, temperature, history)
-        return await self._lane.run(partial(self._converse, request))
+        return await self._converse(request)
 
-    def _converse(self, request: dict[str, Any]) -> Answer:
+    async def _converse(self, request: dict[str, Any]) -> Answer:
         with bedrock_errors(self._model_id):
-            response = self._client.converse(**request)
+            response = await self._client.converse(**request)
         content = response.get("output", {}).get("message", {}).get("content", [])
         text = "".join(block.get("text", "") for block in content).strip()
         stop_reason = str(response.get("stopReason", "end_turn"))
@@ -270,27 +278,20 @@ class BedrockAnswerer:
         *,
         temperature: float | None = None,
         history: Sequence[Turn] = (),
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         if not passages:
             yield Delta(NO_ANSWER)
             yield Done(stop_reason="no_answer")
             return
-        # The lane's reader closes the generator (and so the HTTP response) when it is done,
-        # or after the next event if the client leaves midway.
         request = self._request(question, passages, temperature, history, stream=True)
-        events = self._converse_stream(request)
-        async for event in self._lane.iterate(events):
-            yield event
-
-    def _converse_stream(self, request: dict[str, Any]) -> Generator[StreamEvent, None, None]:
         stop_reason = "end_turn"
         usage: TokenUsage | None = None
         sent = False
         # Errors can arrive mid-stream too (throttlingException events), hence the whole loop.
         with bedrock_errors(self._model_id):
-            stream = self._client.converse_stream(**request)["stream"]
+            stream = (await self._client.converse_stream(**request))["stream"]
             try:
-                for event in stream:
+                async for event in stream:
                     if "contentBlockDelta" in event:
                         text = event["contentBlockDelta"].get("delta", {}).get("text")
                         if text:
@@ -301,6 +302,8 @@ class BedrockAnswerer:
                     elif "metadata" in event:
                         usage = _usage(dict(event["metadata"].get("usage") or {}))
             finally:
+                # Also when the asker leaves midway: the connection goes, not back to the pool
+                # with the rest of the answer unread.
                 stream.close()
         if not sent:  # the same words /ask would answer with
             yield Delta(FILTERED_ANSWER if stop_reason == "content_filtered" else NO_ANSWER)

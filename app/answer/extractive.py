@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncGenerator, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -246,7 +246,7 @@ class ExtractiveAnswerer:
         *,
         temperature: float | None = None,
         history: Sequence[Turn] = (),
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         quotes = self._select(follow_up_query(history, question), passages)
         if not quotes:
             yield Delta(NO_ANSWER)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
@@ -195,23 +196,26 @@ async def _events(
         asked.question, hits, temperature=body.temperature, history=asked.history
     )
     try:
-        async for item in stream:
-            if isinstance(item, Delta):
-                if text := citations.feed(item.text):
-                    yield event("delta", {"text": text})
-            elif isinstance(item, Done):
-                checked = citations.finish()
-                # What was held back and `done` leave together: one send, one write.
-                held = event("delta", {"text": checked.text}) if checked.text else b""
-                final = StreamDone(
-                    **_outcome(request, item.stop_reason, checked, asked.query),  # type: ignore[arg-type]
-                    usage=usage(item.usage),
-                    model=answerer.model,
-                    mode=retrieved.mode,
-                    timings_ms=clock.timings(request, answerer, hits),
-                    request_id=request_id,
-                )
-                yield _Last(held + event("done", final.model_dump()))
+        # Closed here even when the asker leaves midway, so the model's connection goes at
+        # once rather than when the garbage collector finds the generator.
+        async with aclosing(stream):
+            async for item in stream:
+                if isinstance(item, Delta):
+                    if text := citations.feed(item.text):
+                        yield event("delta", {"text": text})
+                elif isinstance(item, Done):
+                    checked = citations.finish()
+                    # What was held back and `done` leave together: one send, one write.
+                    held = event("delta", {"text": checked.text}) if checked.text else b""
+                    final = StreamDone(
+                        **_outcome(request, item.stop_reason, checked, asked.query),  # type: ignore[arg-type]
+                        usage=usage(item.usage),
+                        model=answerer.model,
+                        mode=retrieved.mode,
+                        timings_ms=clock.timings(request, answerer, hits),
+                        request_id=request_id,
+                    )
+                    yield _Last(held + event("done", final.model_dump()))
     except ApiError as exc:
         request.scope["state"]["error"] = type(exc).__name__
         error = {**error_body(exc.message, request_id), "status": exc.status_code}

@@ -9,10 +9,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import unquote
 
-import boto3
 import httpx
 import pytest
-from botocore.stub import ANY, Stubber
 from fastapi import FastAPI
 
 from app.config import Settings
@@ -34,41 +32,18 @@ def _bedrock(settings: Settings, **extra: str | int) -> Settings:
 
 
 def test_ask_answers_with_the_model_and_reports_usage(
-    sample_settings: Settings, live_server: Serve
+    sample_settings: Settings, live_server: Serve, fake_bedrock: Any
 ) -> None:
-    client = boto3.client(
-        "bedrock-runtime",
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+    fake_bedrock.reply_json(
+        {
+            "output": {"message": {"role": "assistant", "content": [{"text": "Roll back [1]."}]}},
+            "stopReason": "end_turn",
+            "usage": {"inputTokens": 500, "outputTokens": 5, "totalTokens": 505},
+            "metrics": {"latencyMs": 300},
+        }
     )
-    sent: list[dict[str, Any]] = []
-    client.meta.events.register(
-        "provide-client-params.bedrock-runtime.Converse",
-        lambda params, **_: sent.append(params),
-    )
-    with Stubber(client) as stubber:
-        stubber.add_response(
-            "converse",
-            {
-                "output": {
-                    "message": {"role": "assistant", "content": [{"text": "Roll back [1]."}]}
-                },
-                "stopReason": "end_turn",
-                "usage": {"inputTokens": 500, "outputTokens": 5, "totalTokens": 505},
-                "metrics": {"latencyMs": 300},
-            },
-            {
-                "modelId": MODEL,
-                "system": ANY,
-                "messages": ANY,
-                "inferenceConfig": {"maxTokens": 1024, "temperature": 0.3},
-            },
-        )
-        app = create_app(_bedrock(sample_settings), bedrock_client=client)
-        with live_server(app).client() as http:
-            response = http.post("/ask", json=QUESTION)
-        stubber.assert_no_pending_responses()
+    with live_server(create_app(_bedrock(sample_settings))).client() as http:
+        response = http.post("/ask", json=QUESTION)
 
     assert response.status_code == 200
     body = response.json()
@@ -76,7 +51,10 @@ def test_ask_answers_with_the_model_and_reports_usage(
     assert body["model"] == MODEL
     assert body["usage"] == {"input_tokens": 500, "output_tokens": 5, "total_tokens": 505}
     assert body["sources"]
-    (request,) = sent
+    (seen,) = fake_bedrock.seen
+    request = seen.json
+    assert unquote(seen.path) == f"/model/{MODEL}/converse"
+    assert request["inferenceConfig"] == {"maxTokens": 1024, "temperature": 0.3}
     assert request["system"][0]["text"].startswith(SYSTEM_START)
     ((passages, question),) = ([b["text"] for b in m["content"]] for m in request["messages"])
     first = body["sources"][0]
@@ -294,8 +272,8 @@ def test_slow_model_calls_all_wait_at_once_not_forty_at_a_time(
     sample_settings: Settings, live_server: Serve, slow_bedrock: SlowBedrock, path: str, kind: str
 ) -> None:
     # 60 questions at once against a model that answers once 60 calls wait: each call holds
-    # a worker thread and a pooled connection, so the model must see all 60 together. With
-    # anyio's shared 40 threads (or botocore's pool of 10) it saw at most 40.
+    # a pooled connection, so the model must see all 60 together. With anyio's shared 40
+    # threads (or botocore's pool of 10) it saw at most 40.
     server = live_server(create_app(_bedrock(sample_settings)))
     responses = asyncio.run(_concurrently(server.url, path, 60))
 
@@ -304,7 +282,7 @@ def test_slow_model_calls_all_wait_at_once_not_forty_at_a_time(
     assert slow_bedrock.peak[kind] == 60
 
 
-def test_the_lane_is_as_wide_as_the_setting(
+def test_the_connection_pool_is_as_wide_as_the_setting(
     sample_settings: Settings, live_server: Serve, slow_bedrock: SlowBedrock
 ) -> None:
     # The other side of the bound: BEDROCK_MAX_CONCURRENCY=8 lets 8 calls wait at once, no
@@ -316,3 +294,32 @@ def test_the_lane_is_as_wide_as_the_setting(
 
     assert [r.status_code for r in responses] == [200] * 24
     assert slow_bedrock.peak["converse"] == 8
+
+
+@pytest.fixture
+def stalling_bedrock(boto3_pointed_at: Callable[[str], None]) -> Iterator[SlowBedrock]:
+    """A model slower than the read timeout below: Converse after 3 s, and a stream whose
+    second delta comes 3 s after its first."""
+    timing = Timing(converse_s=3.0, first_token_s=0.05, stream_s=3.0, deltas=2)
+    standin = SlowBedrock(timing)
+    with serve(standin) as server:
+        boto3_pointed_at(server.url)
+        yield standin
+
+
+def test_a_model_slower_than_the_read_timeout_is_a_503_before_or_during_the_stream(
+    sample_settings: Settings, live_server: Serve, stalling_bedrock: SlowBedrock, parse_sse: Events
+) -> None:
+    settings = _bedrock(sample_settings, BEDROCK_READ_TIMEOUT_S=0.5, BEDROCK_MAX_ATTEMPTS=1)
+    with live_server(create_app(settings)).client() as http:
+        answered = http.post("/ask", json=QUESTION)
+        streamed = http.post("/ask/stream", json=QUESTION)
+
+    assert answered.status_code == 503
+    assert answered.headers["retry-after"] == str(settings.RETRY_AFTER_S)
+    assert "Bedrock did not answer" in answered.json()["error"]
+    events = parse_sse(streamed.text)
+    assert [name for name, _ in events] == ["sources", "delta", "error"]
+    assert events[-1][1]["status"] == 503
+    assert "Bedrock did not answer" in events[-1][1]["error"]
+    assert stalling_bedrock.calls["converse"] == 1  # BEDROCK_MAX_ATTEMPTS=1: not retried

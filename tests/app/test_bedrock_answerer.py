@@ -1,18 +1,18 @@
-"""BedrockAnswerer against a real boto3 client: Converse through botocore's Stubber (request
+"""BedrockAnswerer against a real aiobotocore client: Converse through its Stubber (request
 and response shapes validated against the service model), ConverseStream through the
 event-stream wire format served on loopback, and the errors mapped to the API's."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import unquote
 from xml.etree import ElementTree
 
-import boto3
 import pytest
-from botocore.stub import Stubber
+from aiobotocore.session import get_session
+from aiobotocore.stub import AioStubber
 
 from app.answer import Delta, Done
 from app.answer.bedrock import SYSTEM_PROMPT, BedrockAnswerer
@@ -75,32 +75,43 @@ HOSTILE_PASSAGES_TEXT = (
 T = TypeVar("T")
 
 
-def run(awaitable: Any) -> Any:
-    return asyncio.run(awaitable)
+Use = Callable[[BedrockAnswerer], Awaitable[T]]
 
 
-def collect(stream: AsyncIterator[T]) -> list[T]:
-    async def gather() -> list[T]:
-        return [item async for item in stream]
-
-    return asyncio.run(gather())
+async def gather(stream: AsyncIterator[T]) -> list[T]:
+    return [item async for item in stream]
 
 
-@pytest.fixture
-def client() -> Any:
-    return boto3.client(
-        "bedrock-runtime",
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+def stubbed(expect: Callable[[AioStubber], object], use: Use[T]) -> T:
+    """`use` a BedrockAnswerer (max_tokens 256) whose client answers what `expect` queued
+    (parameter validation on, as botocore's default), and check every reply was asked for."""
+
+    async def go() -> T:
+        creating = get_session().create_client(
+            "bedrock-runtime",
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        async with creating as client:
+            with AioStubber(client) as stubber:
+                expect(stubber)
+                result = await use(BedrockAnswerer(client, model_id=MODEL, max_tokens=256))
+                stubber.assert_no_pending_responses()
+        return result
+
+    return asyncio.run(go())
 
 
-@pytest.fixture
-def stubber(client: Any) -> Iterator[Stubber]:
-    with Stubber(client) as stub:
-        yield stub
-        stub.assert_no_pending_responses()
+def on_loopback(settings: Settings, use: Use[T]) -> T:
+    """`use` a BedrockAnswerer (max_tokens 64) with the service's own client for `settings`
+    (AWS_ENDPOINT_URL_BEDROCK_RUNTIME points it at the loopback fake)."""
+
+    async def go() -> T:
+        async with bedrock_runtime(settings) as client:
+            return await use(BedrockAnswerer(client, model_id=MODEL, max_tokens=64))
+
+    return asyncio.run(go())
 
 
 def _expected_request(temperature: float | None) -> dict[str, Any]:
@@ -129,17 +140,15 @@ def test_system_prompt_confines_the_model_and_asks_for_citations() -> None:
 
 
 @pytest.mark.parametrize("temperature", [0.2, None])
-def test_converse_request_and_response_shapes(
-    client: Any, stubber: Stubber, temperature: float | None
-) -> None:
-    stubber.add_response(
-        "converse",
-        _converse_response("Run the rollback workflow [1]."),
-        _expected_request(temperature),
+def test_converse_request_and_response_shapes(temperature: float | None) -> None:
+    answer = stubbed(
+        lambda stubber: stubber.add_response(
+            "converse",
+            _converse_response("Run the rollback workflow [1]."),
+            _expected_request(temperature),
+        ),
+        lambda answerer: answerer.answer(QUESTION, PASSAGES, temperature=temperature),
     )
-    answerer = BedrockAnswerer(client, model_id=MODEL, max_tokens=256)
-
-    answer = run(answerer.answer(QUESTION, PASSAGES, temperature=temperature))
 
     assert answer.text == "Run the rollback workflow [1]."
     assert answer.stop_reason == "end_turn"
@@ -148,13 +157,15 @@ def test_converse_request_and_response_shapes(
     assert answer.usage.total_tokens == 134
 
 
-def test_no_passages_means_no_model_call(client: Any, stubber: Stubber) -> None:
-    answerer = BedrockAnswerer(client, model_id=MODEL, max_tokens=256)
-
-    answer = run(answerer.answer(QUESTION, [], temperature=None))
+def test_no_passages_means_no_model_call() -> None:
+    # Nothing queued: the stubber fails any call.
+    answer = stubbed(
+        lambda _: None, lambda answerer: answerer.answer(QUESTION, [], temperature=None)
+    )
+    events = stubbed(lambda _: None, lambda answerer: gather(answerer.stream(QUESTION, [])))
 
     assert answer.text == "I don't know from these documents."
-    assert collect(answerer.stream(QUESTION, [], temperature=None))[-1] == Done("no_answer")
+    assert events[-1] == Done("no_answer")
 
 
 @pytest.mark.parametrize(
@@ -166,16 +177,14 @@ def test_no_passages_means_no_model_call(client: Any, stubber: Stubber) -> None:
         ("ValidationException", 400, ModelCallError),
     ],
 )
-def test_converse_errors_become_api_errors(
-    client: Any, stubber: Stubber, code: str, status: int, error: type[Exception]
-) -> None:
-    stubber.add_client_error(
-        "converse", service_error_code=code, service_message="no", http_status_code=status
-    )
-    answerer = BedrockAnswerer(client, model_id=MODEL, max_tokens=256)
-
+def test_converse_errors_become_api_errors(code: str, status: int, error: type[Exception]) -> None:
     with pytest.raises(error) as raised:
-        run(answerer.answer(QUESTION, PASSAGES, temperature=None))
+        stubbed(
+            lambda stubber: stubber.add_client_error(
+                "converse", service_error_code=code, service_message="no", http_status_code=status
+            ),
+            lambda answerer: answerer.answer(QUESTION, PASSAGES, temperature=None),
+        )
 
     assert MODEL in str(raised.value)
     assert code in str(raised.value)
@@ -208,10 +217,10 @@ def test_converse_stream_yields_deltas_then_done_with_usage(fake_bedrock: Any) -
             ),
         ]
     )
-    settings = _stream_settings()
-    answerer = BedrockAnswerer(bedrock_runtime(settings), model_id=MODEL, max_tokens=64)
-
-    events = collect(answerer.stream(QUESTION, PASSAGES, temperature=0.0))
+    events = on_loopback(
+        _stream_settings(),
+        lambda answerer: gather(answerer.stream(QUESTION, PASSAGES, temperature=0.0)),
+    )
 
     assert events[:2] == [Delta("Run "), Delta("it [1].")]
     (done,) = events[2:]
@@ -242,9 +251,11 @@ def test_hostile_documents_cannot_forge_a_passage_or_a_question(fake_bedrock: An
             "metrics": {"latencyMs": 1},
         }
     )
-    answerer = BedrockAnswerer(bedrock_runtime(_stream_settings()), model_id=MODEL, max_tokens=64)
+    answer = on_loopback(
+        _stream_settings(), lambda answerer: answerer.answer(QUESTION, HOSTILE, temperature=None)
+    )
 
-    assert run(answerer.answer(QUESTION, HOSTILE, temperature=None)).text == "Rare [1]."
+    assert answer.text == "Rare [1]."
 
     (sent,) = fake_bedrock.seen  # what the real boto3 client put on the wire
     (message,) = sent.json["messages"]
@@ -270,26 +281,23 @@ def test_throttling_midway_through_a_stream_is_a_throttled_error(fake_bedrock: A
             fake_bedrock.exception("throttlingException", "Too many tokens, please wait."),
         ]
     )
-    answerer = BedrockAnswerer(bedrock_runtime(_stream_settings()), model_id=MODEL, max_tokens=64)
-
     seen: list[Delta | Done] = []
 
-    async def read() -> None:
+    async def read(answerer: BedrockAnswerer) -> None:
         async for item in answerer.stream(QUESTION, PASSAGES, temperature=None):
             seen.append(item)
 
     with pytest.raises(ModelThrottledError):
-        asyncio.run(read())
+        on_loopback(_stream_settings(), read)
     assert seen == [Delta("Run")]
 
 
 def test_throttled_calls_are_retried_by_botocore_before_failing(fake_bedrock: Any) -> None:
     fake_bedrock.reply_error(429, "ThrottlingException", "Too many requests, please wait.")
     settings = _stream_settings()  # BEDROCK_MAX_ATTEMPTS=2
-    answerer = BedrockAnswerer(bedrock_runtime(settings), model_id=MODEL, max_tokens=64)
 
     with pytest.raises(ModelThrottledError):
-        run(answerer.answer(QUESTION, PASSAGES, temperature=None))
+        on_loopback(settings, lambda answerer: answerer.answer(QUESTION, PASSAGES))
 
     assert len(fake_bedrock.seen) == settings.BEDROCK_MAX_ATTEMPTS
     # BEDROCK_MAX_ATTEMPTS counts the first call too (botocore's `total_max_attempts`).
@@ -302,10 +310,8 @@ def test_unreachable_bedrock_is_unavailable_not_a_crash(
     port = free_port()  # a port nobody listens on
     monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", f"http://127.0.0.1:{port}")
     settings = _stream_settings().model_copy(update={"BEDROCK_MAX_ATTEMPTS": 1})
-    answerer = BedrockAnswerer(bedrock_runtime(settings), model_id=MODEL, max_tokens=64)
-
     with pytest.raises(ModelUnavailableError) as raised:
-        run(answerer.answer(QUESTION, PASSAGES, temperature=None))
+        on_loopback(settings, lambda answerer: answerer.answer(QUESTION, PASSAGES))
 
     assert raised.value.status_code == 503
     assert MODEL in raised.value.message

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import boto3
 import pytest
+from aiobotocore.session import get_session
+from aiobotocore.stub import AioStubber
 from botocore.stub import Stubber
 
 import tests.call_recorder as recorder
+from app.answer.bedrock import BedrockAnswerer
 from app.ingest import sources
+from app.store.base import Chunk, Hit
 
 
 def _client() -> object:
@@ -37,3 +43,35 @@ def test_a_call_from_a_test_is_not_recorded(monkeypatch: pytest.MonkeyPatch) -> 
         stub.add_response("head_bucket", {})
         client.head_bucket(Bucket="seeded-by-a-test")  # type: ignore[attr-defined]
     assert recorder._calls == {}
+
+
+def test_a_call_from_app_code_through_aiobotocore_is_recorded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The API's Bedrock client is aiobotocore's: its frames sit between the call and app/."""
+    monkeypatch.setattr(recorder, "_calls", {})
+    model = "anthropic.claude-3-haiku-20240307-v1:0"
+    reply = {
+        "output": {"message": {"role": "assistant", "content": [{"text": "Yes [1]."}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": 1, "outputTokens": 1, "totalTokens": 2},
+        "metrics": {"latencyMs": 1},
+    }
+
+    async def answer() -> str:
+        creating = get_session().create_client(
+            "bedrock-runtime",
+            region_name="us-east-1",
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+        )
+        async with creating as client:
+            with AioStubber(client) as stub:
+                stub.add_response("converse", reply)
+                answerer = BedrockAnswerer(client, model_id=model, max_tokens=8)
+                passage = Hit(Chunk("a.md", 0, "Yes."), 1.0)
+                return (await answerer.answer("Is it?", [passage])).text
+
+    assert asyncio.run(answer()) == "Yes [1]."
+    entry = recorder._calls[("app", "bedrock-runtime", "Converse", "app/answer/bedrock.py")]
+    assert entry["params"] == [{"modelId": model}]
