@@ -70,7 +70,8 @@ def _cpu_s(pid: int) -> float:
 
 
 def _aws_env(endpoint: str, tmp: Path) -> dict[str, str]:
-    """boto3 pointed at the stand-in, with dummy credentials and no AWS configuration."""
+    """The service's AWS clients pointed at the stand-in, with dummy credentials and no AWS
+    configuration."""
     return {
         "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": endpoint,
         "AWS_REGION": "us-east-1",
@@ -283,7 +284,7 @@ class _Cpu:
 
         The server's Python runs under one GIL, so it can spend at most about one core's
         second per second: where `ideal_rate` requests a second times its CPU per request
-        exceeds that, no thread, pool or limit setting reaches the ideal on this machine,
+        exceeds that, no pool or limit setting reaches the ideal on this machine,
         and the throughput and first-delta targets miss on CPU, not on a cap (the figures
         move with the machine's speed: compare "Python speed" across runs)."""
         count = len(run.latencies_ms) + run.errors + CONCURRENCY
