@@ -1,10 +1,16 @@
-"""bedrock-runtime on loopback, scripted reply by reply, for a real boto3 client."""
+"""bedrock-runtime on loopback, scripted reply by reply, for a real client; and a stubbed
+aiobotocore client for request shapes checked against the service model."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+from aiobotocore.session import get_session
+from aiobotocore.stub import AioStubber
 
 from tests.bedrock_standin import stream_event, stream_exception
 from tests.servers import HTTPServerThread, QuietHandler
@@ -70,3 +76,19 @@ class FakeBedrock:
 
     def close(self) -> None:
         self._server.close()
+
+
+@asynccontextmanager
+async def stubbed_client() -> AsyncIterator[tuple[Any, AioStubber]]:
+    """An aiobotocore bedrock-runtime client and the AioStubber that answers its calls
+    (parameter validation on, botocore's default); every queued reply must be asked for."""
+    creating = get_session().create_client(
+        "bedrock-runtime",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    async with creating as client:
+        with AioStubber(client) as stubber:
+            yield client, stubber
+            stubber.assert_no_pending_responses()

@@ -12,12 +12,15 @@ boto3_pointed_at(url)             boto3's environment pointed at a loopback bedr
 request_log                       the fields of every request log line written meanwhile
 model_standin                     tests/bedrock_standin.py's SlowBedrock, answering at once
                                   and recording every call, with boto3 pointed at it
+standin_served(timing, **options) a SlowBedrock(timing, **options) on loopback, with the
+                                  AWS clients' environment pointed at it
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -135,10 +138,20 @@ def request_log() -> Iterator[list[dict[str, Any]]]:
 
 
 @pytest.fixture
-def model_standin(boto3_pointed_at: Callable[[str], None]) -> Iterator[SlowBedrock]:
-    standin = SlowBedrock(
-        Timing(converse_s=0, first_token_s=0, stream_s=0, deltas=1, invoke_s=0), record=True
-    )
-    with serve(standin) as server:
-        boto3_pointed_at(server.url)
-        yield standin
+def standin_served(
+    boto3_pointed_at: Callable[[str], None],
+) -> Iterator[Callable[..., SlowBedrock]]:
+    with ExitStack() as servers:
+
+        def start(timing: Timing, **options: Any) -> SlowBedrock:
+            standin = SlowBedrock(timing, **options)
+            boto3_pointed_at(servers.enter_context(serve(standin)).url)
+            return standin
+
+        yield start
+
+
+@pytest.fixture
+def model_standin(standin_served: Callable[..., SlowBedrock]) -> SlowBedrock:
+    timing = Timing(converse_s=0, first_token_s=0, stream_s=0, deltas=1, invoke_s=0)
+    return standin_served(timing, record=True)

@@ -5,7 +5,7 @@ before or in the middle of a stream."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
@@ -16,7 +16,6 @@ from fastapi import FastAPI
 from app.config import Settings
 from app.main import create_app
 from tests.bedrock_standin import SlowBedrock, Timing
-from tests.servers import serve
 
 Serve = Callable[[FastAPI], Any]
 Events = Callable[[str], list[tuple[str, dict[str, Any]]]]
@@ -249,14 +248,10 @@ def test_unexpected_failure_midway_ends_the_stream_with_a_500_error_event(
 
 
 @pytest.fixture
-def slow_bedrock(boto3_pointed_at: Callable[[str], None]) -> Iterator[SlowBedrock]:
-    """The bench's slow stand-in, holding each call until 60 are waiting (or 5 s pass), with
-    boto3's environment pointed at it and at no real AWS configuration."""
+def slow_bedrock(standin_served: Callable[..., SlowBedrock]) -> SlowBedrock:
+    """The bench's slow stand-in, holding each call until 60 are waiting (or 5 s pass)."""
     timing = Timing(converse_s=0.1, first_token_s=0.1, stream_s=0.1, deltas=3)
-    standin = SlowBedrock(timing, gather=60, gather_s=5.0)
-    with serve(standin) as server:
-        boto3_pointed_at(server.url)
-        yield standin
+    return standin_served(timing, gather=60, gather_s=5.0)
 
 
 async def _concurrently(url: str, path: str, count: int) -> list[httpx.Response]:
@@ -297,14 +292,10 @@ def test_the_connection_pool_is_as_wide_as_the_setting(
 
 
 @pytest.fixture
-def stalling_bedrock(boto3_pointed_at: Callable[[str], None]) -> Iterator[SlowBedrock]:
+def stalling_bedrock(standin_served: Callable[..., SlowBedrock]) -> SlowBedrock:
     """A model slower than the read timeout below: Converse after 3 s, and a stream whose
     second delta comes 3 s after its first."""
-    timing = Timing(converse_s=3.0, first_token_s=0.05, stream_s=3.0, deltas=2)
-    standin = SlowBedrock(timing)
-    with serve(standin) as server:
-        boto3_pointed_at(server.url)
-        yield standin
+    return standin_served(Timing(converse_s=3.0, first_token_s=0.05, stream_s=3.0, deltas=2))
 
 
 def test_a_model_slower_than_the_read_timeout_is_a_503_before_or_during_the_stream(

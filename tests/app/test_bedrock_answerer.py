@@ -11,7 +11,6 @@ from urllib.parse import unquote
 from xml.etree import ElementTree
 
 import pytest
-from aiobotocore.session import get_session
 from aiobotocore.stub import AioStubber
 
 from app.answer import Delta, Done
@@ -20,6 +19,7 @@ from app.aws import bedrock_runtime
 from app.config import Settings
 from app.errors import ModelCallError, ModelThrottledError, ModelUnavailableError
 from app.store.base import Chunk, Hit
+from tests.app.bedrock_fake import stubbed_client
 from tests.servers import free_port
 
 MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
@@ -87,18 +87,9 @@ def stubbed(expect: Callable[[AioStubber], object], use: Use[T]) -> T:
     (parameter validation on, as botocore's default), and check every reply was asked for."""
 
     async def go() -> T:
-        creating = get_session().create_client(
-            "bedrock-runtime",
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-        async with creating as client:
-            with AioStubber(client) as stubber:
-                expect(stubber)
-                result = await use(BedrockAnswerer(client, model_id=MODEL, max_tokens=256))
-                stubber.assert_no_pending_responses()
-        return result
+        async with stubbed_client() as (client, stubber):
+            expect(stubber)
+            return await use(BedrockAnswerer(client, model_id=MODEL, max_tokens=256))
 
     return asyncio.run(go())
 

@@ -5,7 +5,7 @@ same path under load; this is the fast proof, in `make test`, that it still answ
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,7 +14,6 @@ from fastapi import FastAPI
 from app.config import Settings
 from app.main import create_app
 from tests.bedrock_standin import SlowBedrock, Timing
-from tests.servers import serve
 
 Serve = Callable[[FastAPI], Any]
 Events = Callable[[str], list[tuple[str, dict[str, Any]]]]
@@ -24,11 +23,8 @@ DELTAS = 3
 
 
 @pytest.fixture
-def standin(boto3_pointed_at: Callable[[str], None]) -> Iterator[SlowBedrock]:
-    bedrock = SlowBedrock(Timing(converse_s=0, first_token_s=0, stream_s=0.02, deltas=DELTAS))
-    with serve(bedrock) as server:
-        boto3_pointed_at(server.url)
-        yield bedrock
+def standin(standin_served: Callable[..., SlowBedrock]) -> SlowBedrock:
+    return standin_served(Timing(converse_s=0, first_token_s=0, stream_s=0.02, deltas=DELTAS))
 
 
 def test_the_model_answers_through_the_real_stack_streamed_and_not(

@@ -6,14 +6,13 @@ import asyncio
 
 import boto3
 import pytest
-from aiobotocore.session import get_session
-from aiobotocore.stub import AioStubber
 from botocore.stub import Stubber
 
 import tests.call_recorder as recorder
 from app.answer.bedrock import BedrockAnswerer
 from app.ingest import sources
 from app.store.base import Chunk, Hit
+from tests.app.bedrock_fake import stubbed_client
 
 
 def _client() -> object:
@@ -59,18 +58,11 @@ def test_a_call_from_app_code_through_aiobotocore_is_recorded(
     }
 
     async def answer() -> str:
-        creating = get_session().create_client(
-            "bedrock-runtime",
-            region_name="us-east-1",
-            aws_access_key_id="x",
-            aws_secret_access_key="x",
-        )
-        async with creating as client:
-            with AioStubber(client) as stub:
-                stub.add_response("converse", reply)
-                answerer = BedrockAnswerer(client, model_id=model, max_tokens=8)
-                passage = Hit(Chunk("a.md", 0, "Yes."), 1.0)
-                return (await answerer.answer("Is it?", [passage])).text
+        async with stubbed_client() as (client, stub):
+            stub.add_response("converse", reply)
+            answerer = BedrockAnswerer(client, model_id=model, max_tokens=8)
+            passage = Hit(Chunk("a.md", 0, "Yes."), 1.0)
+            return (await answerer.answer("Is it?", [passage])).text
 
     assert asyncio.run(answer()) == "Yes [1]."
     entry = recorder._calls[("app", "bedrock-runtime", "Converse", "app/answer/bedrock.py")]
