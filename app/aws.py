@@ -75,22 +75,19 @@ def bedrock_agent_runtime(settings: Settings) -> AbstractAsyncContextManager[Any
     return _async_client("bedrock-agent-runtime", settings)
 
 
-def blocking_bedrock_runtime(settings: Settings) -> BlockingBedrockRuntimeClient:
+def _blocking_client(service: str, settings: Settings) -> Any:
     import boto3
 
-    return boto3.client(
-        "bedrock-runtime", region_name=settings.AWS_REGION, config=Config(**_options(settings))
-    )
+    client: Any = boto3.client  # its stubs type it per literal service name
+    return client(service, region_name=settings.AWS_REGION, config=Config(**_options(settings)))
+
+
+def blocking_bedrock_runtime(settings: Settings) -> BlockingBedrockRuntimeClient:
+    return _blocking_client("bedrock-runtime", settings)  # type: ignore[no-any-return]
 
 
 def blocking_bedrock_agent_runtime(settings: Settings) -> Any:
-    import boto3
-
-    return boto3.client(
-        "bedrock-agent-runtime",
-        region_name=settings.AWS_REGION,
-        config=Config(**_options(settings)),
-    )
+    return _blocking_client("bedrock-agent-runtime", settings)
 
 
 def s3(settings: Settings) -> S3Client:

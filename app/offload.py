@@ -1,4 +1,5 @@
-"""Running blocking calls (a remote store's client) off the event loop.
+"""Running blocking calls (the vector store's: opening it, a remote store's client) off the
+event loop.
 
 Each kind of call gets its own `Lane`: a pool of worker threads of a fixed size, so a slow
 store holds threads, never the event loop. Bedrock needs none: its client is asynchronous
@@ -12,10 +13,9 @@ C `SimpleQueue`: 0.3 ms of CPU per call less at 200 calls at once (1.78 -> 1.49 
 with boto3's Converse when Bedrock still ran here), and under the GIL every such millisecond
 is one every other request waits for.
 
-Why Bedrock left the threads (2026-12-02, README "Benchmarks"): at 200 calls in flight a
-Converse call cost 3.3-3.9 ms of CPU from 200 threads and 2.1-2.3 ms from aiobotocore, the
-GIL hand-offs being the difference, and in the whole service the server's CPU per /ask fell
-by 16 %, per stream by 20 % and per /ask with Titan by 29 %.
+Why Bedrock left the threads (2026-12-02): at 200 calls in flight a Converse call cost
+3.3-3.9 ms of CPU from 200 threads and 2.1-2.3 ms from aiobotocore, the GIL hand-offs being
+the difference; README "Benchmarks" has the whole service's figures, measured back to back.
 """
 
 from __future__ import annotations
@@ -41,12 +41,7 @@ class Lane:
     """
 
     def __init__(self, size: int) -> None:
-        self._size = size
         self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="lane")
-
-    @property
-    def size(self) -> int:
-        return self._size
 
     def _submit(self, call: Callable[[], T]) -> asyncio.Future[T]:
         # The caller's context variables go along, as anyio's worker threads had them.
